@@ -1,0 +1,214 @@
+// Package wardwatch holds WardWatch's domain: the types that flow from the
+// collectors through the location engine to the stores and the web UI, the
+// small interfaces the core needs, and the error codes every layer shares.
+//
+// It imports only the standard library. Adapters (sql/, influx/, web/,
+// collectors/…) depend on it; it depends on none of them.
+//
+// Conventions: distances in metres, RSSI in dBm, times in UTC. Floor
+// coordinates have their origin at the top-left corner of the floor plan,
+// x to the right and y downwards, like the plan image.
+package wardwatch
+
+import "time"
+
+// Point is a position on a floor, in metres from the plan's top-left corner.
+type Point struct {
+	X float64 `json:"x"`
+	Y float64 `json:"y"`
+}
+
+// Floor is one storey of a building, with the size of its plan in metres.
+type Floor struct {
+	ID     int64
+	Name   string  // "Ward 4 — Level 2"
+	Level  int     // storey number; 0 is the ground floor
+	Width  float64 // metres
+	Height float64 // metres
+}
+
+// FloorPlan is the image drawn under a floor's live map. It spans the whole
+// floor: (0,0) at its top-left corner, (Width,Height) at its bottom-right.
+type FloorPlan struct {
+	ContentType string // "image/svg+xml", "image/png"…
+	Data        []byte
+}
+
+// ZoneKind says what a zone is for; alerts and workflows key on it.
+type ZoneKind string
+
+// Zone kinds known to WardWatch.
+const (
+	ZoneRoom          ZoneKind = "room"
+	ZoneCorridor      ZoneKind = "corridor"
+	ZoneCleanUtility  ZoneKind = "clean_utility"
+	ZoneSoiledUtility ZoneKind = "soiled_utility"
+	ZoneNurseStation  ZoneKind = "nurse_station"
+	ZoneStairs        ZoneKind = "stairs"
+	ZoneLift          ZoneKind = "lift"
+)
+
+// Valid reports whether k is a known zone kind.
+func (k ZoneKind) Valid() bool {
+	switch k {
+	case ZoneRoom, ZoneCorridor, ZoneCleanUtility, ZoneSoiledUtility, ZoneNurseStation, ZoneStairs, ZoneLift:
+		return true
+	}
+	return false
+}
+
+// Zone is an area of a floor (a room, a corridor, a utility room) given as a
+// simple polygon in floor metres.
+type Zone struct {
+	ID      int64
+	FloorID int64
+	Name    string // "4B-12"
+	Kind    ZoneKind
+	Polygon []Point // at least three vertices, not closed (first ≠ last)
+}
+
+// Gateway is a fixed receiver (a BLE gateway or RFID reader) at a known place.
+type Gateway struct {
+	ID      int64
+	Key     string // external identifier the gateway reports itself by: a MAC or a name; unique
+	Name    string
+	FloorID int64
+	At      Point   // position on its floor, metres
+	Z       float64 // mounting height, metres above the floor
+
+	// Radio calibration: the RSSI (dBm) this gateway reads from a 0 dBm
+	// reference at 1 m, and the path-loss exponent around it.
+	RSSIAt1m         float64
+	PathLossExponent float64
+
+	// TokenHash is the SHA-256 of the gateway's push token; nil means the
+	// gateway cannot push.
+	TokenHash []byte
+}
+
+// AssetKind is the type of a tracked piece of equipment.
+type AssetKind string
+
+// Asset kinds known to WardWatch.
+const (
+	AssetInfusionPump AssetKind = "infusion_pump"
+	AssetWheelchair   AssetKind = "wheelchair"
+	AssetBed          AssetKind = "bed"
+	AssetMonitor      AssetKind = "monitor"
+	AssetVentilator   AssetKind = "ventilator"
+	AssetOther        AssetKind = "other"
+)
+
+// Label is the kind's name as users read it.
+func (k AssetKind) Label() string {
+	switch k {
+	case AssetInfusionPump:
+		return "Infusion pump"
+	case AssetWheelchair:
+		return "Wheelchair"
+	case AssetBed:
+		return "Bed"
+	case AssetMonitor:
+		return "Monitor"
+	case AssetVentilator:
+		return "Ventilator"
+	}
+	return "Other"
+}
+
+// Valid reports whether k is a known asset kind.
+func (k AssetKind) Valid() bool {
+	switch k {
+	case AssetInfusionPump, AssetWheelchair, AssetBed, AssetMonitor, AssetVentilator, AssetOther:
+		return true
+	}
+	return false
+}
+
+// Asset is a tracked piece of equipment.
+type Asset struct {
+	ID   int64
+	Name string // "Pump 0412"
+	Kind AssetKind
+}
+
+// Tag is a radio tag fixed to an asset. Its ID is the tag's stable identity,
+// never a random MAC: "ibeacon:<uuid>:<major>:<minor>", "eddystone:<ns>:<inst>",
+// "epc:<hex>" or "mac:<12 hex>" for a configured static MAC.
+type Tag struct {
+	ID      string
+	AssetID int64
+}
+
+// Role is what a user may do.
+type Role string
+
+// Roles, from most to least privileged.
+const (
+	RoleAdmin      Role = "admin"
+	RoleFacilities Role = "facilities"
+	RoleNurse      Role = "nurse"
+	RoleViewer     Role = "viewer"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool {
+	switch r {
+	case RoleAdmin, RoleFacilities, RoleNurse, RoleViewer:
+		return true
+	}
+	return false
+}
+
+// User is a person who signs in to the web UI.
+type User struct {
+	ID           int64
+	Username     string
+	Role         Role
+	PasswordHash string
+	CreatedAt    time.Time
+}
+
+// Session is a signed-in browser. Only the hash of its token is stored.
+type Session struct {
+	TokenHash  []byte
+	UserID     int64
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time // sliding: LastSeenAt + idle timeout, capped by the absolute lifetime
+}
+
+// Sighting is one gateway hearing one tag once.
+type Sighting struct {
+	Time      time.Time
+	GatewayID int64
+	TagID     string
+	RSSI      float64 // dBm, as received
+	TxPower   float64 // advertised RSSI at 1 m in dBm; 0 when the tag does not say
+}
+
+// Position is where the location engine places a tag at a moment.
+type Position struct {
+	TagID      string
+	AssetID    int64
+	FloorID    int64
+	At         Point
+	ZoneID     int64     // 0 when the tag is in no zone
+	Confidence float64   // 0..1
+	Solver     string    // which solver produced the fix: "centroid", "nearest"…
+	Time       time.Time // when the tag was last heard for this fix
+}
+
+// Age is how old the position is at now.
+func (p Position) Age(now time.Time) time.Duration { return now.Sub(p.Time) }
+
+// ZoneChange records a tag leaving one zone for another (either may be 0:
+// no zone).
+type ZoneChange struct {
+	TagID    string
+	AssetID  int64
+	FloorID  int64
+	FromZone int64
+	ToZone   int64
+	Time     time.Time
+}
