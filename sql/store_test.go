@@ -1,0 +1,663 @@
+package sql
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	dbsql "database/sql"
+	"encoding/hex"
+	"io/fs"
+	"math"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/wardwatch/wardwatch"
+	"github.com/wardwatch/wardwatch/floorplan"
+)
+
+// TestStoreSQLite runs the store contract against a SQLite file.
+func TestStoreSQLite(t *testing.T) {
+	testStore(t, func(t *testing.T) *Store {
+		s, err := Open(t.Context(), "sqlite", filepath.Join(t.TempDir(), "sub", "dir", "wardwatch.db"))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+// TestStorePostgres runs the store contract against PostgreSQL, each test
+// in a fresh schema of its own.
+func TestStorePostgres(t *testing.T) {
+	dsn := postgresDSN(t)
+	testStore(t, func(t *testing.T) *Store {
+		s, err := Open(t.Context(), "postgres", freshSchema(t, dsn))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+// postgresDSN returns the test server's DSN from WARDWATCH_TEST_POSTGRES_DSN,
+// and skips the test without one (fails it in CI).
+func postgresDSN(t *testing.T) string {
+	t.Helper()
+	dsn := os.Getenv("WARDWATCH_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		const msg = "PostgreSQL required in CI: run scripts/ensure-postgres.sh and set WARDWATCH_TEST_POSTGRES_DSN"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return dsn
+}
+
+// freshSchema creates a schema with a random name, drops it when the test
+// ends, and returns dsn with search_path set to it.
+func freshSchema(t *testing.T, dsn string) string {
+	t.Helper()
+	var b [8]byte
+	rand.Read(b[:])
+	schema := "wwtest_" + hex.EncodeToString(b[:])
+
+	admin, err := dbsql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatalf("open admin connection: %v", err)
+	}
+	if _, err := admin.ExecContext(t.Context(), `CREATE SCHEMA `+schema); err != nil {
+		admin.Close()
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		defer admin.Close()
+		if _, err := admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			t.Fatalf("parse DSN: %v", err)
+		}
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return dsn + " search_path=" + schema
+}
+
+// testStore is the contract every engine's Store meets. open returns an
+// opened store that has not been migrated.
+func testStore(t *testing.T, open func(t *testing.T) *Store) {
+	ctx := t.Context()
+	migrated := func(t *testing.T) *Store {
+		t.Helper()
+		s := open(t)
+		if err := s.Migrate(t.Context()); err != nil {
+			t.Fatalf("Migrate: %v", err)
+		}
+		return s
+	}
+
+	t.Run("Migrations", func(t *testing.T) {
+		s := open(t)
+		if v, err := s.Version(ctx); err != nil || v != 0 {
+			t.Fatalf("Version before Migrate = %d, %v; want 0", v, err)
+		}
+		want := highestVersion(t, migrationDir(s.engine))
+		for i := range 2 {
+			if err := s.Migrate(ctx); err != nil {
+				t.Fatalf("Migrate #%d: %v", i+1, err)
+			}
+			if v, err := s.Version(ctx); err != nil || v != want {
+				t.Fatalf("Version after Migrate #%d = %d, %v; want %d", i+1, v, err, want)
+			}
+		}
+		if err := s.Ping(ctx); err != nil {
+			t.Fatalf("Ping: %v", err)
+		}
+	})
+
+	t.Run("Floors", func(t *testing.T) {
+		s := migrated(t)
+		for _, f := range []wardwatch.Floor{
+			{Name: "", Width: 10, Height: 10},
+			{Name: "  ", Width: 10, Height: 10},
+			{Name: "x", Width: 0, Height: 10},
+			{Name: "x", Width: 10, Height: -1},
+			{Name: "x", Width: math.NaN(), Height: 10},
+			{Name: "x", Width: 10, Height: math.Inf(1)},
+			{Name: "x", Level: math.MaxInt32 + 1, Width: 10, Height: 10},
+		} {
+			wantCode(t, "CreateFloor", s.CreateFloor(ctx, &f), wardwatch.EINVALID)
+		}
+
+		ward := wardwatch.Floor{Name: "Ward 4 — Level 2", Level: 2, Width: 60.5, Height: 30.25}
+		ground := wardwatch.Floor{Name: "Ground", Level: 0, Width: 80, Height: 40}
+		basementB := wardwatch.Floor{Name: "B", Level: -1, Width: 20, Height: 20}
+		basementA := wardwatch.Floor{Name: "A", Level: -1, Width: 20, Height: 20}
+		for _, f := range []*wardwatch.Floor{&ward, &ground, &basementB, &basementA} {
+			if err := s.CreateFloor(ctx, f); err != nil {
+				t.Fatalf("CreateFloor(%q): %v", f.Name, err)
+			}
+			if f.ID == 0 {
+				t.Fatalf("CreateFloor(%q) left ID 0", f.Name)
+			}
+		}
+		got, err := s.Floor(ctx, ward.ID)
+		if err != nil || got != ward {
+			t.Fatalf("Floor(%d) = %+v, %v; want %+v", ward.ID, got, err, ward)
+		}
+		_, err = s.Floor(ctx, ward.ID+1000)
+		wantCode(t, "Floor(missing)", err, wardwatch.ENOTFOUND)
+
+		all, err := s.Floors(ctx)
+		if err != nil {
+			t.Fatalf("Floors: %v", err)
+		}
+		if want := []wardwatch.Floor{basementA, basementB, ground, ward}; !slices.Equal(all, want) {
+			t.Fatalf("Floors = %+v\nwant %+v", all, want)
+		}
+	})
+
+	t.Run("FloorPlans", func(t *testing.T) {
+		s := migrated(t)
+		f := mustFloor(t, s)
+		_, err := s.FloorPlan(ctx, f.ID)
+		wantCode(t, "FloorPlan(none)", err, wardwatch.ENOTFOUND)
+		wantCode(t, "SetFloorPlan(missing floor)",
+			s.SetFloorPlan(ctx, f.ID+1000, wardwatch.FloorPlan{ContentType: "image/png", Data: []byte{1}}), wardwatch.ENOTFOUND)
+		wantCode(t, "SetFloorPlan(no type)",
+			s.SetFloorPlan(ctx, f.ID, wardwatch.FloorPlan{Data: []byte{1}}), wardwatch.EINVALID)
+		wantCode(t, "SetFloorPlan(no data)",
+			s.SetFloorPlan(ctx, f.ID, wardwatch.FloorPlan{ContentType: "image/png"}), wardwatch.EINVALID)
+
+		png := wardwatch.FloorPlan{ContentType: "image/png", Data: []byte{0x89, 'P', 'N', 'G', 0, 0xff, '\r', '\n'}}
+		svg := wardwatch.FloorPlan{ContentType: "image/svg+xml", Data: []byte(`<svg xmlns="http://www.w3.org/2000/svg"/>`)}
+		for _, p := range []wardwatch.FloorPlan{png, svg} {
+			if err := s.SetFloorPlan(ctx, f.ID, p); err != nil {
+				t.Fatalf("SetFloorPlan(%s): %v", p.ContentType, err)
+			}
+			got, err := s.FloorPlan(ctx, f.ID)
+			if err != nil || got.ContentType != p.ContentType || !bytes.Equal(got.Data, p.Data) {
+				t.Fatalf("FloorPlan = %q %q, %v; want %q %q", got.ContentType, got.Data, err, p.ContentType, p.Data)
+			}
+		}
+	})
+
+	t.Run("Zones", func(t *testing.T) {
+		s := migrated(t)
+		f1, f2 := mustFloor(t, s), mustFloor(t, s)
+		square := floorplan.Rectangle(1, 2, 3, 4)
+		for name, z := range map[string]wardwatch.Zone{
+			"empty name":  {FloorID: f1.ID, Name: "", Kind: wardwatch.ZoneRoom, Polygon: square},
+			"bad kind":    {FloorID: f1.ID, Name: "x", Kind: "ballroom", Polygon: square},
+			"two points":  {FloorID: f1.ID, Name: "x", Kind: wardwatch.ZoneRoom, Polygon: square[:2]},
+			"no area":     {FloorID: f1.ID, Name: "x", Kind: wardwatch.ZoneRoom, Polygon: []wardwatch.Point{{X: 0, Y: 0}, {X: 1, Y: 1}, {X: 2, Y: 2}}},
+			"NaN vertex":  {FloorID: f1.ID, Name: "x", Kind: wardwatch.ZoneRoom, Polygon: []wardwatch.Point{{X: 0, Y: 0}, {X: 1, Y: 0}, {X: math.NaN(), Y: 1}}},
+			"nil polygon": {FloorID: f1.ID, Name: "x", Kind: wardwatch.ZoneRoom},
+		} {
+			wantCode(t, "CreateZone("+name+")", s.CreateZone(ctx, &z), wardwatch.EINVALID)
+		}
+		missing := wardwatch.Zone{FloorID: f2.ID + 1000, Name: "x", Kind: wardwatch.ZoneRoom, Polygon: square}
+		wantCode(t, "CreateZone(missing floor)", s.CreateZone(ctx, &missing), wardwatch.ENOTFOUND)
+
+		b := wardwatch.Zone{FloorID: f1.ID, Name: "4B-12", Kind: wardwatch.ZoneRoom, Polygon: square}
+		a := wardwatch.Zone{FloorID: f1.ID, Name: "4B-01", Kind: wardwatch.ZoneCleanUtility,
+			Polygon: []wardwatch.Point{{X: 0.125, Y: 0}, {X: 10.5, Y: 0.001}, {X: 5, Y: 7.75}}}
+		c := wardwatch.Zone{FloorID: f2.ID, Name: "Corridor", Kind: wardwatch.ZoneCorridor, Polygon: square}
+		for _, z := range []*wardwatch.Zone{&b, &a, &c} {
+			if err := s.CreateZone(ctx, z); err != nil {
+				t.Fatalf("CreateZone(%q): %v", z.Name, err)
+			}
+			if z.ID == 0 {
+				t.Fatalf("CreateZone(%q) left ID 0", z.Name)
+			}
+		}
+		for _, tc := range []struct {
+			floor int64
+			want  []wardwatch.Zone
+		}{
+			{0, []wardwatch.Zone{a, b, c}},
+			{f1.ID, []wardwatch.Zone{a, b}},
+			{f2.ID, []wardwatch.Zone{c}},
+			{f2.ID + 1000, nil},
+		} {
+			got, err := s.Zones(ctx, tc.floor)
+			if err != nil {
+				t.Fatalf("Zones(%d): %v", tc.floor, err)
+			}
+			if !slices.EqualFunc(got, tc.want, zoneEqual) {
+				t.Fatalf("Zones(%d) = %+v\nwant %+v", tc.floor, got, tc.want)
+			}
+		}
+	})
+
+	t.Run("Gateways", func(t *testing.T) {
+		s := migrated(t)
+		f := mustFloor(t, s)
+		for name, g := range map[string]wardwatch.Gateway{
+			"empty key":   {FloorID: f.ID, Key: ""},
+			"blank key":   {FloorID: f.ID, Key: " \t"},
+			"NaN x":       {FloorID: f.ID, Key: "gw", At: wardwatch.Point{X: math.NaN()}},
+			"inf calibre": {FloorID: f.ID, Key: "gw", PathLossExponent: math.Inf(-1)},
+		} {
+			wantCode(t, "CreateGateway("+name+")", s.CreateGateway(ctx, &g), wardwatch.EINVALID)
+		}
+		missing := wardwatch.Gateway{Key: "gw-x", FloorID: f.ID + 1000}
+		wantCode(t, "CreateGateway(missing floor)", s.CreateGateway(ctx, &missing), wardwatch.ENOTFOUND)
+
+		g2 := wardwatch.Gateway{Key: "AC233F000002", Name: "4B corridor", FloorID: f.ID,
+			At: wardwatch.Point{X: 12.5, Y: 3.25}, Z: 2.7, RSSIAt1m: -59.5, PathLossExponent: 2.2,
+			TokenHash: bytes.Repeat([]byte{0xab}, 32)}
+		g1 := wardwatch.Gateway{Key: "AC233F000001", Name: "4B nurse station", FloorID: f.ID,
+			At: wardwatch.Point{X: 1, Y: 2}, Z: 3, RSSIAt1m: -61, PathLossExponent: 2.8}
+		for _, g := range []*wardwatch.Gateway{&g2, &g1} {
+			if err := s.CreateGateway(ctx, g); err != nil {
+				t.Fatalf("CreateGateway(%q): %v", g.Key, err)
+			}
+			if g.ID == 0 {
+				t.Fatalf("CreateGateway(%q) left ID 0", g.Key)
+			}
+		}
+		dup := wardwatch.Gateway{Key: g1.Key, FloorID: f.ID}
+		wantCode(t, "CreateGateway(duplicate)", s.CreateGateway(ctx, &dup), wardwatch.ECONFLICT)
+
+		all, err := s.Gateways(ctx)
+		if err != nil {
+			t.Fatalf("Gateways: %v", err)
+		}
+		if want := []wardwatch.Gateway{g1, g2}; !slices.EqualFunc(all, want, gatewayEqual) {
+			t.Fatalf("Gateways = %+v\nwant %+v", all, want)
+		}
+		if all[0].TokenHash != nil {
+			t.Fatalf("gateway without token has TokenHash %x, want nil", all[0].TokenHash)
+		}
+
+		got, err := s.GatewayByKey(ctx, g2.Key)
+		if err != nil || !gatewayEqual(got, g2) {
+			t.Fatalf("GatewayByKey = %+v, %v; want %+v", got, err, g2)
+		}
+		_, err = s.GatewayByKey(ctx, "nope")
+		wantCode(t, "GatewayByKey(missing)", err, wardwatch.ENOTFOUND)
+
+		token := bytes.Repeat([]byte{0x01}, 32)
+		if err := s.SetGatewayToken(ctx, g1.ID, token); err != nil {
+			t.Fatalf("SetGatewayToken: %v", err)
+		}
+		if got, err := s.GatewayByKey(ctx, g1.Key); err != nil || !bytes.Equal(got.TokenHash, token) {
+			t.Fatalf("after SetGatewayToken: TokenHash %x, %v; want %x", got.TokenHash, err, token)
+		}
+		if err := s.SetGatewayToken(ctx, g1.ID, nil); err != nil {
+			t.Fatalf("SetGatewayToken(nil): %v", err)
+		}
+		if got, err := s.GatewayByKey(ctx, g1.Key); err != nil || got.TokenHash != nil {
+			t.Fatalf("after SetGatewayToken(nil): TokenHash %x, %v; want nil", got.TokenHash, err)
+		}
+		wantCode(t, "SetGatewayToken(missing)", s.SetGatewayToken(ctx, g2.ID+1000, token), wardwatch.ENOTFOUND)
+	})
+
+	t.Run("AssetsAndTags", func(t *testing.T) {
+		s := migrated(t)
+		for name, a := range map[string]wardwatch.Asset{
+			"empty name": {Name: "", Kind: wardwatch.AssetBed},
+			"bad kind":   {Name: "x", Kind: "toaster"},
+			"no kind":    {Name: "x"},
+		} {
+			wantCode(t, "CreateAsset("+name+")", s.CreateAsset(ctx, &a), wardwatch.EINVALID)
+		}
+		pump := wardwatch.Asset{Name: "Pump 0412", Kind: wardwatch.AssetInfusionPump}
+		bed1 := wardwatch.Asset{Name: "Bed", Kind: wardwatch.AssetBed}
+		bed2 := wardwatch.Asset{Name: "Bed", Kind: wardwatch.AssetBed}
+		for _, a := range []*wardwatch.Asset{&pump, &bed1, &bed2} {
+			if err := s.CreateAsset(ctx, a); err != nil {
+				t.Fatalf("CreateAsset(%q): %v", a.Name, err)
+			}
+		}
+		if got, err := s.Asset(ctx, pump.ID); err != nil || got != pump {
+			t.Fatalf("Asset = %+v, %v; want %+v", got, err, pump)
+		}
+		_, err := s.Asset(ctx, pump.ID+1000)
+		wantCode(t, "Asset(missing)", err, wardwatch.ENOTFOUND)
+		all, err := s.Assets(ctx)
+		if err != nil {
+			t.Fatalf("Assets: %v", err)
+		}
+		if want := []wardwatch.Asset{bed1, bed2, pump}; !slices.Equal(all, want) {
+			t.Fatalf("Assets = %+v\nwant %+v", all, want)
+		}
+
+		wantCode(t, "CreateTag(empty)", s.CreateTag(ctx, wardwatch.Tag{AssetID: pump.ID}), wardwatch.EINVALID)
+		wantCode(t, "CreateTag(missing asset)",
+			s.CreateTag(ctx, wardwatch.Tag{ID: "mac:aabbccddeeff", AssetID: pump.ID + 1000}), wardwatch.ENOTFOUND)
+		tags := []wardwatch.Tag{
+			{ID: "ibeacon:f7826da6-4fa2-4e98-8024-bc5b71e0893e:100:7", AssetID: pump.ID},
+			{ID: "eddystone:edd1ebeac04e5defa017:0bdb87539b67", AssetID: bed1.ID},
+			{ID: "epc:3034257bf7194e4000001a85", AssetID: pump.ID},
+		}
+		for _, tag := range tags {
+			if err := s.CreateTag(ctx, tag); err != nil {
+				t.Fatalf("CreateTag(%q): %v", tag.ID, err)
+			}
+		}
+		wantCode(t, "CreateTag(duplicate)", s.CreateTag(ctx, wardwatch.Tag{ID: tags[0].ID, AssetID: bed2.ID}), wardwatch.ECONFLICT)
+		got, err := s.Tags(ctx)
+		if err != nil {
+			t.Fatalf("Tags: %v", err)
+		}
+		want := slices.Clone(tags)
+		slices.SortFunc(want, func(a, b wardwatch.Tag) int { return strings.Compare(a.ID, b.ID) })
+		if !slices.Equal(got, want) {
+			t.Fatalf("Tags = %+v\nwant %+v", got, want)
+		}
+	})
+
+	t.Run("Users", func(t *testing.T) {
+		s := migrated(t)
+		for name, u := range map[string]wardwatch.User{
+			"empty username": {Username: "", Role: wardwatch.RoleAdmin},
+			"bad role":       {Username: "x", Role: "root"},
+			"no role":        {Username: "x"},
+		} {
+			wantCode(t, "CreateUser("+name+")", s.CreateUser(ctx, &u), wardwatch.EINVALID)
+		}
+
+		created := time.Date(2025, 3, 30, 1, 30, 15, 123_456_789, time.FixedZone("CEST", 2*3600))
+		nurse := wardwatch.User{Username: "nina", Role: wardwatch.RoleNurse, PasswordHash: "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA", CreatedAt: created}
+		before := time.Now().Truncate(time.Millisecond)
+		admin := wardwatch.User{Username: "admin", Role: wardwatch.RoleAdmin, PasswordHash: "h"}
+		for _, u := range []*wardwatch.User{&nurse, &admin} {
+			if err := s.CreateUser(ctx, u); err != nil {
+				t.Fatalf("CreateUser(%q): %v", u.Username, err)
+			}
+			if u.ID == 0 {
+				t.Fatalf("CreateUser(%q) left ID 0", u.Username)
+			}
+		}
+		if want := created.Truncate(time.Millisecond).UTC(); nurse.CreatedAt != want {
+			t.Fatalf("CreateUser set CreatedAt %v, want %v", nurse.CreatedAt, want)
+		}
+		if admin.CreatedAt.Before(before) || admin.CreatedAt.After(time.Now()) || admin.CreatedAt.Location() != time.UTC {
+			t.Fatalf("CreateUser with zero CreatedAt set %v, want now in UTC", admin.CreatedAt)
+		}
+		dup := wardwatch.User{Username: "nina", Role: wardwatch.RoleViewer}
+		wantCode(t, "CreateUser(duplicate)", s.CreateUser(ctx, &dup), wardwatch.ECONFLICT)
+
+		got, err := s.User(ctx, nurse.ID)
+		if err != nil || got != nurse {
+			t.Fatalf("User = %+v, %v; want %+v", got, err, nurse)
+		}
+		if got.CreatedAt.Location() != time.UTC {
+			t.Fatalf("User.CreatedAt in %v, want UTC", got.CreatedAt.Location())
+		}
+		_, err = s.User(ctx, nurse.ID+1000)
+		wantCode(t, "User(missing)", err, wardwatch.ENOTFOUND)
+		if got, err := s.UserByUsername(ctx, "admin"); err != nil || got != admin {
+			t.Fatalf("UserByUsername = %+v, %v; want %+v", got, err, admin)
+		}
+		_, err = s.UserByUsername(ctx, "Admin")
+		wantCode(t, "UserByUsername(other case)", err, wardwatch.ENOTFOUND)
+
+		all, err := s.Users(ctx)
+		if err != nil {
+			t.Fatalf("Users: %v", err)
+		}
+		if want := []wardwatch.User{admin, nurse}; !slices.Equal(all, want) {
+			t.Fatalf("Users = %+v\nwant %+v", all, want)
+		}
+
+		if err := s.SetPassword(ctx, nurse.ID, "new-hash"); err != nil {
+			t.Fatalf("SetPassword: %v", err)
+		}
+		if got, err := s.User(ctx, nurse.ID); err != nil || got.PasswordHash != "new-hash" {
+			t.Fatalf("after SetPassword: %q, %v", got.PasswordHash, err)
+		}
+		wantCode(t, "SetPassword(missing)", s.SetPassword(ctx, nurse.ID+1000, "h"), wardwatch.ENOTFOUND)
+	})
+
+	t.Run("Sessions", func(t *testing.T) {
+		s := migrated(t)
+		u := wardwatch.User{Username: "nina", Role: wardwatch.RoleNurse, PasswordHash: "h"}
+		if err := s.CreateUser(ctx, &u); err != nil {
+			t.Fatalf("CreateUser: %v", err)
+		}
+		t0 := time.Date(2026, 1, 2, 3, 4, 5, 678_999_999, time.FixedZone("EST", -5*3600))
+		sess := wardwatch.Session{TokenHash: bytes.Repeat([]byte{7}, 32), UserID: u.ID,
+			CreatedAt: t0, LastSeenAt: t0.Add(time.Minute), ExpiresAt: t0.Add(30 * time.Minute)}
+
+		wantCode(t, "CreateSession(no hash)", s.CreateSession(ctx, wardwatch.Session{UserID: u.ID}), wardwatch.EINVALID)
+		wantCode(t, "CreateSession(missing user)",
+			s.CreateSession(ctx, wardwatch.Session{TokenHash: []byte{1}, UserID: u.ID + 1000}), wardwatch.ENOTFOUND)
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatalf("CreateSession: %v", err)
+		}
+		wantCode(t, "CreateSession(duplicate)", s.CreateSession(ctx, sess), wardwatch.ECONFLICT)
+
+		got, err := s.Session(ctx, sess.TokenHash)
+		if err != nil {
+			t.Fatalf("Session: %v", err)
+		}
+		want := wardwatch.Session{TokenHash: sess.TokenHash, UserID: u.ID,
+			CreatedAt:  time.Date(2026, 1, 2, 8, 4, 5, 678_000_000, time.UTC),
+			LastSeenAt: time.Date(2026, 1, 2, 8, 5, 5, 678_000_000, time.UTC),
+			ExpiresAt:  time.Date(2026, 1, 2, 8, 34, 5, 678_000_000, time.UTC)}
+		if !sessionEqual(got, want) {
+			t.Fatalf("Session = %+v\nwant %+v", got, want)
+		}
+		for _, tm := range []time.Time{got.CreatedAt, got.LastSeenAt, got.ExpiresAt} {
+			if tm.Location() != time.UTC {
+				t.Fatalf("Session time %v not in UTC", tm)
+			}
+		}
+		_, err = s.Session(ctx, []byte("nope"))
+		wantCode(t, "Session(missing)", err, wardwatch.ENOTFOUND)
+
+		seen, expires := t0.Add(time.Hour), t0.Add(2*time.Hour)
+		if err := s.TouchSession(ctx, sess.TokenHash, seen, expires); err != nil {
+			t.Fatalf("TouchSession: %v", err)
+		}
+		got, err = s.Session(ctx, sess.TokenHash)
+		if err != nil || !got.LastSeenAt.Equal(seen.Truncate(time.Millisecond)) || !got.ExpiresAt.Equal(expires.Truncate(time.Millisecond)) || !got.CreatedAt.Equal(want.CreatedAt) {
+			t.Fatalf("after TouchSession: %+v, %v", got, err)
+		}
+		wantCode(t, "TouchSession(missing)", s.TouchSession(ctx, []byte("nope"), seen, expires), wardwatch.ENOTFOUND)
+
+		// Three more sessions expiring at t0+10m, t0+20m, t0+3h; the first
+		// expires at t0+2h after the touch above.
+		for i, exp := range []time.Duration{10 * time.Minute, 20 * time.Minute, 3 * time.Hour} {
+			other := wardwatch.Session{TokenHash: []byte{byte(i + 1)}, UserID: u.ID, CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(exp)}
+			if err := s.CreateSession(ctx, other); err != nil {
+				t.Fatalf("CreateSession(%d): %v", i, err)
+			}
+		}
+		for _, tc := range []struct {
+			now  time.Time
+			want int64
+		}{
+			{t0, 0},
+			{t0.Add(20 * time.Minute), 2}, // expiry at exactly now counts
+			{t0.Add(20 * time.Minute), 0},
+			{t0.Add(2*time.Hour + time.Millisecond), 1},
+		} {
+			n, err := s.DeleteExpiredSessions(ctx, tc.now)
+			if err != nil || n != tc.want {
+				t.Fatalf("DeleteExpiredSessions(%v) = %d, %v; want %d", tc.now, n, err, tc.want)
+			}
+		}
+		_, err = s.Session(ctx, sess.TokenHash)
+		wantCode(t, "Session(expired and deleted)", err, wardwatch.ENOTFOUND)
+		if _, err := s.Session(ctx, []byte{3}); err != nil {
+			t.Fatalf("Session(unexpired): %v", err)
+		}
+
+		if err := s.DeleteSession(ctx, []byte{3}); err != nil {
+			t.Fatalf("DeleteSession: %v", err)
+		}
+		_, err = s.Session(ctx, []byte{3})
+		wantCode(t, "Session(deleted)", err, wardwatch.ENOTFOUND)
+		if err := s.DeleteSession(ctx, []byte{3}); err != nil {
+			t.Fatalf("DeleteSession twice: %v", err)
+		}
+	})
+}
+
+func mustFloor(t *testing.T, s *Store) wardwatch.Floor {
+	t.Helper()
+	f := wardwatch.Floor{Name: "Ward 4", Level: 4, Width: 50, Height: 20}
+	if err := s.CreateFloor(t.Context(), &f); err != nil {
+		t.Fatalf("CreateFloor: %v", err)
+	}
+	return f
+}
+
+func wantCode(t *testing.T, what string, err error, code string) {
+	t.Helper()
+	if got := wardwatch.ErrorCode(err); got != code {
+		t.Fatalf("%s: error %v (code %q), want code %q", what, err, got, code)
+	}
+	if code != wardwatch.EINTERNAL && wardwatch.ErrorMessage(err) == "" {
+		t.Fatalf("%s: error %v has no message", what, err)
+	}
+}
+
+func zoneEqual(a, b wardwatch.Zone) bool {
+	return a.ID == b.ID && a.FloorID == b.FloorID && a.Name == b.Name && a.Kind == b.Kind && slices.Equal(a.Polygon, b.Polygon)
+}
+
+func gatewayEqual(a, b wardwatch.Gateway) bool {
+	return a.ID == b.ID && a.Key == b.Key && a.Name == b.Name && a.FloorID == b.FloorID && a.At == b.At && a.Z == b.Z &&
+		a.RSSIAt1m == b.RSSIAt1m && a.PathLossExponent == b.PathLossExponent && bytes.Equal(a.TokenHash, b.TokenHash)
+}
+
+func sessionEqual(a, b wardwatch.Session) bool {
+	return bytes.Equal(a.TokenHash, b.TokenHash) && a.UserID == b.UserID &&
+		a.CreatedAt == b.CreatedAt && a.LastSeenAt == b.LastSeenAt && a.ExpiresAt == b.ExpiresAt
+}
+
+// migrationDir is the migration directory of engine.
+func migrationDir(engine string) string {
+	if engine == enginePostgres {
+		return postgresMigrations
+	}
+	return sqliteMigrations
+}
+
+// migrationVersions returns the versions of the migrations in dir, sorted.
+func migrationVersions(t *testing.T, dir string) []int64 {
+	t.Helper()
+	names, err := fs.Glob(migrationFS, dir+"/*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vs []int64
+	for _, name := range names {
+		v, err := goose.NumericComponent(name)
+		if err != nil {
+			t.Fatalf("migration %s: %v", name, err)
+		}
+		vs = append(vs, v)
+	}
+	slices.Sort(vs)
+	if len(vs) == 0 {
+		t.Fatalf("no migrations in %s", dir)
+	}
+	return vs
+}
+
+func highestVersion(t *testing.T, dir string) int64 {
+	vs := migrationVersions(t, dir)
+	return vs[len(vs)-1]
+}
+
+// TestMigrationVersionsMatch checks that both engines have the same
+// migration versions, so a version means the same schema on either.
+func TestMigrationVersionsMatch(t *testing.T) {
+	lite, pg := migrationVersions(t, sqliteMigrations), migrationVersions(t, postgresMigrations)
+	if !slices.Equal(lite, pg) {
+		t.Fatalf("migration versions differ: sqlite %v, postgres %v", lite, pg)
+	}
+	if len(slices.Compact(slices.Clone(lite))) != len(lite) {
+		t.Fatalf("duplicate migration versions: %v", lite)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	ctx := t.Context()
+	for _, tc := range []struct{ driver, dsn, code string }{
+		{"mysql", "x", wardwatch.EINVALID},
+		{"sqlite", "", wardwatch.EINVALID},
+		{"sqlite", "file:", wardwatch.EINVALID},
+		{"sqlite", filepath.Join(t.TempDir(), "x.db") + "?_pragma=%zz", wardwatch.EINVALID},
+		{"postgres", "", wardwatch.EINVALID},
+		{"postgres", "postgres://wardwatch:secret@127.0.0.1:5432/x?sslmode=bogus", wardwatch.EINVALID},
+		// Nothing listens on port 1.
+		{"postgres", "postgres://nobody:x@127.0.0.1:1/none?sslmode=disable&connect_timeout=5", wardwatch.EUNAVAILABLE},
+	} {
+		s, err := Open(ctx, tc.driver, tc.dsn)
+		if err == nil {
+			s.Close()
+		}
+		if got := wardwatch.ErrorCode(err); got != tc.code {
+			t.Errorf("Open(%q, %q) = %v (code %q), want code %q", tc.driver, tc.dsn, err, got, tc.code)
+		}
+	}
+}
+
+// TestOpenSQLitePragmas checks the pragmas Open sets, and that a DSN's own
+// pragmas win.
+func TestOpenSQLitePragmas(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		dsn                 string
+		busy, fk            int
+		journal             string
+		uri, createsParents bool
+	}{
+		{dsn: filepath.Join(dir, "a", "b", "plain.db"), busy: 5000, fk: 1, journal: "wal", createsParents: true},
+		{dsn: "file:" + filepath.Join(dir, "uri.db") + "?cache=private", busy: 5000, fk: 1, journal: "wal"},
+		{dsn: filepath.Join(dir, "own.db") + "?_pragma=busy_timeout(100)&_pragma=journal_mode(delete)&_fk=0", busy: 100, fk: 0, journal: "delete"},
+	} {
+		s, err := Open(ctx, "sqlite", tc.dsn)
+		if err != nil {
+			t.Fatalf("Open(%q): %v", tc.dsn, err)
+		}
+		var (
+			busy, fk int
+			journal  string
+		)
+		if err := s.db.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.db.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&journal); err != nil {
+			t.Fatal(err)
+		}
+		if busy != tc.busy || fk != tc.fk || journal != tc.journal {
+			t.Errorf("Open(%q): busy_timeout %d, foreign_keys %d, journal_mode %s; want %d, %d, %s",
+				tc.dsn, busy, fk, journal, tc.busy, tc.fk, tc.journal)
+		}
+		if got := s.db.Stats().MaxOpenConnections; got != 1 {
+			t.Errorf("Open(%q): MaxOpenConnections %d, want 1", tc.dsn, got)
+		}
+		s.Close()
+	}
+	if _, err := os.Stat(filepath.Join(dir, "a", "b", "plain.db")); err != nil {
+		t.Errorf("database file not created: %v", err)
+	}
+}
