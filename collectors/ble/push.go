@@ -1,0 +1,325 @@
+package ble
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wardwatch/wardwatch"
+)
+
+// GatewayLookup finds a gateway by the key it reports itself by. It returns
+// an error with code ENOTFOUND when there is no such gateway.
+type GatewayLookup interface {
+	GatewayByKey(ctx context.Context, key string) (wardwatch.Gateway, error)
+}
+
+// Sink takes accepted sightings, typically the location engine's runner.
+// An error with code EUNAVAILABLE means "overloaded or down, retry later".
+type Sink interface {
+	Submit(ctx context.Context, ss []wardwatch.Sighting) error
+}
+
+// PushHandlerOptions tunes NewPushHandler. The zero value is usable.
+type PushHandlerOptions struct {
+	MaxBodyBytes int64            // largest accepted body; default 1 MiB
+	Now          func() time.Time // clock for receipt times; default time.Now
+}
+
+// DefaultMaxBodyBytes is the body limit when PushHandlerOptions.MaxBodyBytes
+// is not set.
+const DefaultMaxBodyBytes = 1 << 20
+
+// maxErrorsInResponse caps the item errors echoed back to the gateway.
+const maxErrorsInResponse = 20
+
+// Batch results, the values of the result label of
+// wardwatch_ingest_batches_total.
+const (
+	resultAccepted     = "accepted"
+	resultPartial      = "partial"
+	resultRejected     = "rejected"
+	resultUnauthorized = "unauthorized"
+	resultTooLarge     = "too_large"
+	resultUnavailable  = "unavailable"
+	resultError        = "error"
+)
+
+const msgUnauthorized = "unknown gateway or bad token"
+
+type pushHandler struct {
+	gws       GatewayLookup
+	sink      Sink
+	log       *slog.Logger
+	maxBody   int64
+	now       func() time.Time
+	batches   *prometheus.CounterVec
+	sightings *prometheus.CounterVec
+}
+
+// NewPushHandler returns the handler for
+//
+//	POST /ingest/v1/gateways/{gateway}/sightings
+//
+// It must be mounted on a ServeMux pattern with a {gateway} wildcard. It
+// authenticates the gateway by its bearer token (SHA-256 compared in
+// constant time with Gateway.TokenHash; an unknown gateway and a bad token
+// get the same 401), parses the batch with ParseBatch, hands the good
+// sightings to sink and answers JSON:
+//
+//	202 {"accepted":n,"rejected":m,"errors":[…]}  at least one item accepted, or an empty batch
+//	400 {"error":…, …}                            malformed body, or nothing usable in a non-empty batch
+//	401 {"error":…}                               unknown gateway or bad token
+//	413 {"error":…}                               body larger than MaxBodyBytes
+//	415 {"error":…}                               content type other than JSON / NDJSON, or a Content-Encoding
+//	503 {"error":…}                               the sink (or the gateway lookup) is unavailable
+//	500 {"error":…}                               anything else; details go to the log
+//
+// It counts wardwatch_ingest_batches_total{result} and
+// wardwatch_ingest_sightings_total{result} on reg (nil: not registered).
+// A nil logger discards logs.
+func NewPushHandler(gws GatewayLookup, sink Sink, logger *slog.Logger, reg prometheus.Registerer, opt PushHandlerOptions) http.Handler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	h := &pushHandler{
+		gws:     gws,
+		sink:    sink,
+		log:     logger,
+		maxBody: opt.MaxBodyBytes,
+		now:     opt.Now,
+		batches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wardwatch_ingest_batches_total",
+			Help: "Sighting batches pushed by gateways, by result.",
+		}, []string{"result"}),
+		sightings: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wardwatch_ingest_sightings_total",
+			Help: "Sightings in pushed batches, by result (accepted: handed to the location engine).",
+		}, []string{"result"}),
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultMaxBodyBytes
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	h.batches = registerCounterVec(reg, h.batches)
+	h.sightings = registerCounterVec(reg, h.sightings)
+	for _, r := range []string{resultAccepted, resultPartial, resultRejected, resultUnauthorized, resultTooLarge, resultUnavailable, resultError} {
+		h.batches.WithLabelValues(r)
+	}
+	h.sightings.WithLabelValues(resultAccepted)
+	h.sightings.WithLabelValues(resultRejected)
+	return h
+}
+
+// registerCounterVec registers c on reg, reusing an identical collector
+// registered before (two handlers sharing one registry count together).
+func registerCounterVec(reg prometheus.Registerer, c *prometheus.CounterVec) *prometheus.CounterVec {
+	if reg == nil {
+		return c
+	}
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+				return existing
+			}
+		}
+		// A conflicting, different collector under the same name: count
+		// unregistered rather than fail the whole server.
+	}
+	return c
+}
+
+type batchResponse struct {
+	Error    string      `json:"error,omitempty"`
+	Accepted int         `json:"accepted"`
+	Rejected int         `json:"rejected"`
+	Errors   []ItemError `json:"errors"`
+}
+
+type errorResponse struct {
+	Error string `json:"error"`
+}
+
+func (h *pushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	key := r.PathValue("gateway")
+	logKey := shorten(key, 64)
+
+	gw, status, err := h.authenticate(ctx, key, r.Header.Get("Authorization"))
+	if err != nil {
+		switch status {
+		case http.StatusUnauthorized:
+			h.reject(w, status, resultUnauthorized, logKey, msgUnauthorized, err)
+		case http.StatusServiceUnavailable:
+			h.log.Warn("ingest: gateway lookup unavailable", "gateway", logKey, "err", err)
+			h.batches.WithLabelValues(resultUnavailable).Inc()
+			w.Header().Set("Retry-After", "1")
+			writeJSON(w, status, errorResponse{Error: "Service temporarily unavailable; retry later."})
+		default:
+			h.log.Error("ingest: gateway lookup failed", "gateway", logKey, "err", err)
+			h.batches.WithLabelValues(resultError).Inc()
+			writeJSON(w, http.StatusInternalServerError, errorResponse{Error: "Internal error."})
+		}
+		return
+	}
+
+	if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
+		h.reject(w, http.StatusUnsupportedMediaType, resultRejected, logKey, "Content-Encoding is not supported; send the body uncompressed", nil)
+		return
+	}
+	ct := r.Header.Get("Content-Type")
+	if parseContentType(ct) == formatUnsupported {
+		h.reject(w, http.StatusUnsupportedMediaType, resultRejected, logKey, "unsupported content type; want application/json or application/x-ndjson", nil)
+		return
+	}
+
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			h.reject(w, http.StatusRequestEntityTooLarge, resultTooLarge, logKey, fmt.Sprintf("body is larger than %d bytes", h.maxBody), nil)
+			return
+		}
+		// The client went away or sent a broken body; nothing useful to say.
+		h.reject(w, http.StatusBadRequest, resultRejected, logKey, "could not read the body", err)
+		return
+	}
+
+	accepted, itemErrs, err := ParseBatch(body, ct, gw, h.now())
+	if err != nil {
+		h.reject(w, http.StatusBadRequest, resultRejected, logKey, wardwatch.ErrorMessage(err), nil)
+		return
+	}
+	h.sightings.WithLabelValues(resultRejected).Add(float64(len(itemErrs)))
+	shown := itemErrs
+	if len(shown) > maxErrorsInResponse {
+		shown = shown[:maxErrorsInResponse]
+	}
+	if shown == nil {
+		shown = []ItemError{}
+	}
+	if len(accepted) == 0 && len(itemErrs) > 0 {
+		reason := "no usable sightings in the batch"
+		h.log.Warn("ingest: batch rejected", "gateway", logKey, "reason", reason, "rejected", len(itemErrs), "first_error", itemErrs[0].Reason)
+		h.batches.WithLabelValues(resultRejected).Inc()
+		writeJSON(w, http.StatusBadRequest, batchResponse{Error: reason, Rejected: len(itemErrs), Errors: shown})
+		return
+	}
+
+	if len(accepted) > 0 {
+		if err := h.sink.Submit(ctx, accepted); err != nil {
+			if wardwatch.ErrorCode(err) == wardwatch.EUNAVAILABLE {
+				h.log.Warn("ingest: sink unavailable", "gateway", logKey, "sightings", len(accepted), "err", err)
+				h.batches.WithLabelValues(resultUnavailable).Inc()
+				w.Header().Set("Retry-After", "1")
+				writeJSON(w, http.StatusServiceUnavailable, errorResponse{Error: "Service temporarily unavailable; retry later."})
+				return
+			}
+			h.log.Error("ingest: submitting sightings failed", "gateway", logKey, "sightings", len(accepted), "err", err)
+			h.batches.WithLabelValues(resultError).Inc()
+			writeJSON(w, http.StatusInternalServerError, errorResponse{Error: "Internal error."})
+			return
+		}
+	}
+	h.sightings.WithLabelValues(resultAccepted).Add(float64(len(accepted)))
+	if len(itemErrs) > 0 {
+		h.batches.WithLabelValues(resultPartial).Inc()
+		h.log.Debug("ingest: batch partly rejected", "gateway", logKey, "accepted", len(accepted), "rejected", len(itemErrs), "first_error", itemErrs[0].Reason)
+	} else {
+		h.batches.WithLabelValues(resultAccepted).Inc()
+	}
+	writeJSON(w, http.StatusAccepted, batchResponse{Accepted: len(accepted), Rejected: len(itemErrs), Errors: shown})
+}
+
+// authenticate resolves the gateway and checks the bearer token. On failure
+// it returns the HTTP status to answer and the cause (for the log).
+func (h *pushHandler) authenticate(ctx context.Context, key, authz string) (wardwatch.Gateway, int, error) {
+	token, ok := bearerToken(authz)
+	if !ok {
+		return wardwatch.Gateway{}, http.StatusUnauthorized, errors.New("missing or malformed bearer token")
+	}
+	sum := sha256.Sum256([]byte(token))
+	if key == "" {
+		return wardwatch.Gateway{}, http.StatusUnauthorized, errors.New("no gateway key in the path")
+	}
+	gw, err := h.gws.GatewayByKey(ctx, key)
+	switch code := wardwatch.ErrorCode(err); code {
+	case "":
+	case wardwatch.ENOTFOUND:
+		return wardwatch.Gateway{}, http.StatusUnauthorized, errors.New("unknown gateway")
+	case wardwatch.EUNAVAILABLE:
+		return wardwatch.Gateway{}, http.StatusServiceUnavailable, err
+	default:
+		return wardwatch.Gateway{}, http.StatusInternalServerError, err
+	}
+	if len(gw.TokenHash) != sha256.Size {
+		return wardwatch.Gateway{}, http.StatusUnauthorized, errors.New("gateway has no push token")
+	}
+	if subtle.ConstantTimeCompare(sum[:], gw.TokenHash) != 1 {
+		return wardwatch.Gateway{}, http.StatusUnauthorized, errors.New("bad token")
+	}
+	return gw, 0, nil
+}
+
+// bearerToken extracts the token of an "Authorization: Bearer <token>"
+// header (the scheme is case-insensitive).
+func bearerToken(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
+}
+
+// reject answers a rejected batch with a JSON error and logs one warn line
+// with the gateway key and the reason (never the body).
+func (h *pushHandler) reject(w http.ResponseWriter, status int, result, gatewayKey, reason string, cause error) {
+	attrs := []any{"gateway", gatewayKey, "status", status, "reason", reason}
+	if cause != nil {
+		attrs = append(attrs, "cause", cause.Error())
+	}
+	h.log.Warn("ingest: batch rejected", attrs...)
+	h.batches.WithLabelValues(result).Inc()
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="wardwatch-ingest"`)
+	}
+	writeJSON(w, status, errorResponse{Error: reason})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":"Internal error."}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// shorten cuts s to at most n bytes on a rune boundary, for log fields
+// whose value comes from the client.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !isRuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
