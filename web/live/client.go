@@ -153,7 +153,7 @@ func (h *Hub) ServeFloor(w http.ResponseWriter, r *http.Request, floorID int64) 
 		defer close(readDone)
 		readErr = h.readLoop(c)
 	}()
-	h.writeLoop(c, snap, readDone, &readErr)
+	h.writeLoop(c, snap, r.Context().Done(), readDone, &readErr)
 	conn.Close()
 	<-readDone
 
@@ -249,9 +249,10 @@ type item struct {
 }
 
 // writeLoop sends the snapshot, then flushes pending updates at most once
-// per flush interval and pings the peer, until the client stops or the
-// reader ends.
-func (h *Hub) writeLoop(c *client, snap []byte, readDone <-chan struct{}, readErr *error) {
+// per flush interval and pings the peer, until the client stops, the reader
+// ends, or the request's context is done (the caller ends it when the
+// user's session does).
+func (h *Hub) writeLoop(c *client, snap []byte, requestDone, readDone <-chan struct{}, readErr *error) {
 	wr := &writer{h: h, c: c, readDone: readDone}
 	if !wr.write(websocket.TextMessage, snap) {
 		return
@@ -271,6 +272,9 @@ func (h *Hub) writeLoop(c *client, snap []byte, readDone <-chan struct{}, readEr
 			if c.stopReason() == reasonShutdown {
 				wr.closeHandshake(websocket.CloseGoingAway, shutdownText)
 			}
+			return
+		case <-requestDone:
+			wr.closeHandshake(websocket.ClosePolicyViolation, sessionEndedText)
 			return
 		case <-readDone:
 			var ce *websocket.CloseError

@@ -69,7 +69,10 @@ const (
 )
 
 // shutdownText is the reason in the close frame sent when the hub stops.
-const shutdownText = "server shutting down"
+const (
+	shutdownText     = "server shutting down"
+	sessionEndedText = "session ended"
+)
 
 // Options tunes a Hub. Zero values take the defaults.
 type Options struct {

@@ -982,3 +982,44 @@ func BenchmarkFanOut(b *testing.B) {
 		h.fanOut()
 	}
 }
+
+// TestRequestEndClosesStream: when the caller ends the request's context
+// (the web layer does when the user's session ends), the stream closes
+// with a policy-violation close frame and the client is released.
+func TestRequestEndClosesStream(t *testing.T) {
+	checkGoroutines(t)
+	e := newEnv(t, testOptions(), nil)
+	end := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		go func() {
+			select {
+			case <-end:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		e.hub.ServeFloor(w, r.WithContext(ctx), 1)
+	}))
+	defer srv.Close()
+	conn, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	readMsg(t, conn) // the snapshot
+
+	close(end)
+	conn.SetReadDeadline(time.Now().Add(patience))
+	for {
+		if _, _, err = conn.ReadMessage(); err != nil {
+			break
+		}
+	}
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.ClosePolicyViolation || ce.Text != sessionEndedText {
+		t.Fatalf("read error %v, want close 1008 %q", err, sessionEndedText)
+	}
+	waitFor(t, "the client to be unregistered", func() bool { return e.hub.Clients() == 0 })
+}

@@ -1,0 +1,441 @@
+package web
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wardwatch/wardwatch"
+)
+
+// errNoFloor is the answer for a floor id that is malformed or unknown.
+var errNoFloor = wardwatch.Errorf(wardwatch.ENOTFOUND, "There is no such floor.")
+
+// parseID parses a positive decimal id in canonical form ("12", not
+// "+12", "012" or "1e3").
+func parseID(s string) (int64, bool) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != s {
+		return 0, false
+	}
+	return id, true
+}
+
+// floorPath and friends build this package's URLs.
+func floorPath(id int64) string     { return "/floors/" + strconv.FormatInt(id, 10) }
+func floorPlanPath(id int64) string { return floorPath(id) + "/plan" }
+func floorLivePath(id int64) string { return floorPath(id) + "/live" }
+
+// floorRow is one line of the floor list.
+type floorRow struct {
+	Name   string
+	Level  int
+	Assets int
+	URL    string
+}
+
+// handleFloors lists the floors with how many assets are on each now.
+func handleFloors(logger *slog.Logger, store Store, live Live) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		floors, err := store.Floors(r.Context())
+		if err != nil {
+			renderError(w, r, logger, fmt.Errorf("list floors: %w", err))
+			return
+		}
+		slices.SortStableFunc(floors, func(a, b wardwatch.Floor) int {
+			return cmp.Or(cmp.Compare(a.Level, b.Level), strings.Compare(a.Name, b.Name))
+		})
+		rows := make([]floorRow, 0, len(floors))
+		for _, f := range floors {
+			rows = append(rows, floorRow{
+				Name:   f.Name,
+				Level:  f.Level,
+				Assets: len(latestPerAsset(live.Snapshot(f.ID))),
+				URL:    floorPath(f.ID),
+			})
+		}
+		p := newPageMeta(r, "Floors")
+		p.Nav = "floors"
+		render(w, r, logger, http.StatusOK, floorsPage(p, rows))
+	})
+}
+
+// latestPerAsset keeps the newest position of each asset, in asset order.
+func latestPerAsset(ps []wardwatch.Position) []wardwatch.Position {
+	newest := make(map[int64]wardwatch.Position, len(ps))
+	for _, p := range ps {
+		if q, ok := newest[p.AssetID]; !ok || p.Time.After(q.Time) {
+			newest[p.AssetID] = p
+		}
+	}
+	out := make([]wardwatch.Position, 0, len(newest))
+	for _, p := range newest {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b wardwatch.Position) int { return cmp.Compare(a.AssetID, b.AssetID) })
+	return out
+}
+
+// assetKinds is the order of kinds in legends.
+var assetKinds = []wardwatch.AssetKind{
+	wardwatch.AssetInfusionPump,
+	wardwatch.AssetWheelchair,
+	wardwatch.AssetBed,
+	wardwatch.AssetMonitor,
+	wardwatch.AssetVentilator,
+	wardwatch.AssetOther,
+}
+
+// kindOf is k when it is a known kind and "other" otherwise, so it can be
+// used in class names.
+func kindOf(k wardwatch.AssetKind) wardwatch.AssetKind {
+	if k.Valid() {
+		return k
+	}
+	return wardwatch.AssetOther
+}
+
+// floorView is what the floor page shows.
+type floorView struct {
+	Floor      wardwatch.Floor
+	ShowLevel  bool // the name does not already say "Level N"
+	Rows       []assetRow
+	Kinds      []kindJSON
+	StaleAfter string // "2 min", for the legend
+	Data       floorData
+}
+
+// assetRow is one asset in the floor page's table.
+type assetRow struct {
+	ID        int64
+	Name      string
+	Kind      string
+	KindLabel string
+	Room      string // "" when in no known zone
+	X, Y      float64
+	ZoneID    int64
+	TimeMs    int64
+	Conf      float64
+	Stale     bool
+	LastSeen  string
+}
+
+// floorData is the JSON the floor page's script reads from #floor-data.
+type floorData struct {
+	Floor        floorJSON   `json:"floor"`
+	Zones        []zoneJSON  `json:"zones"`
+	Assets       []assetJSON `json:"assets"`
+	Kinds        []kindJSON  `json:"kinds"`
+	StaleAfterMs int64       `json:"staleAfterMs"`
+	LivePath     string      `json:"livePath"`
+	PlanURL      string      `json:"planUrl"`
+	Now          int64       `json:"now"` // server clock, Unix ms
+}
+
+type floorJSON struct {
+	ID     int64   `json:"id"`
+	Name   string  `json:"name"`
+	Width  float64 `json:"width"`
+	Height float64 `json:"height"`
+}
+
+type zoneJSON struct {
+	ID      int64             `json:"id"`
+	Name    string            `json:"name"`
+	Polygon []wardwatch.Point `json:"polygon"`
+}
+
+type assetJSON struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+}
+
+type kindJSON struct {
+	Kind  string `json:"kind"`
+	Label string `json:"label"`
+}
+
+// handleFloor shows a floor's live map and the table of assets on it.
+func handleFloor(logger *slog.Logger, store Store, live Live, staleAfter time.Duration, now func() time.Time) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := parseID(r.PathValue("id"))
+		if !ok {
+			renderError(w, r, logger, errNoFloor)
+			return
+		}
+		ctx := r.Context()
+		floor, err := store.Floor(ctx, id)
+		if err != nil {
+			renderError(w, r, logger, floorError(id, err))
+			return
+		}
+		zones, err := store.Zones(ctx, id)
+		if err != nil {
+			renderError(w, r, logger, fmt.Errorf("zones of floor %d: %w", id, err))
+			return
+		}
+		assets, err := store.Assets(ctx)
+		if err != nil {
+			renderError(w, r, logger, fmt.Errorf("assets: %w", err))
+			return
+		}
+		v := buildFloorView(floor, zones, assets, live.Snapshot(id), staleAfter, now())
+		p := newPageMeta(r, floor.Name)
+		p.Nav = "floors"
+		p.Styles = []string{staticURL("vendor/leaflet/leaflet.css")}
+		p.Scripts = []string{staticURL("vendor/leaflet/leaflet.js"), staticURL("floor.js")}
+		render(w, r, logger, http.StatusOK, floorPage(p, v))
+	})
+}
+
+// floorError turns the store's answer for an unknown floor into the
+// floor-not-found error and wraps anything else.
+func floorError(id int64, err error) error {
+	if wardwatch.ErrorCode(err) == wardwatch.ENOTFOUND {
+		return errNoFloor
+	}
+	return fmt.Errorf("floor %d: %w", id, err)
+}
+
+// buildFloorView assembles the floor page from the store's data and the
+// hub's snapshot at now.
+func buildFloorView(floor wardwatch.Floor, zones []wardwatch.Zone, assets []wardwatch.Asset, snapshot []wardwatch.Position, staleAfter time.Duration, now time.Time) floorView {
+	zoneNames := make(map[int64]string, len(zones))
+	zj := make([]zoneJSON, 0, len(zones))
+	for _, z := range zones {
+		zoneNames[z.ID] = z.Name
+		poly := z.Polygon
+		if poly == nil {
+			poly = []wardwatch.Point{}
+		}
+		zj = append(zj, zoneJSON{ID: z.ID, Name: z.Name, Polygon: poly})
+	}
+	byID := make(map[int64]wardwatch.Asset, len(assets))
+	aj := make([]assetJSON, 0, len(assets))
+	for _, a := range assets {
+		a.Kind = kindOf(a.Kind)
+		byID[a.ID] = a
+		aj = append(aj, assetJSON{ID: a.ID, Name: a.Name, Kind: string(a.Kind)})
+	}
+	kinds := make([]kindJSON, 0, len(assetKinds))
+	for _, k := range assetKinds {
+		kinds = append(kinds, kindJSON{Kind: string(k), Label: k.Label()})
+	}
+
+	positions := latestPerAsset(snapshot)
+	rows := make([]assetRow, 0, len(positions))
+	for _, p := range positions {
+		a, ok := byID[p.AssetID]
+		if !ok {
+			a = wardwatch.Asset{ID: p.AssetID, Name: "Asset " + strconv.FormatInt(p.AssetID, 10), Kind: wardwatch.AssetOther}
+		}
+		room := zoneNames[p.ZoneID]
+		seen, stale := lastSeen(now.Sub(p.Time), staleAfter, room)
+		rows = append(rows, assetRow{
+			ID:        p.AssetID,
+			Name:      a.Name,
+			Kind:      string(a.Kind),
+			KindLabel: a.Kind.Label(),
+			Room:      room,
+			X:         p.At.X,
+			Y:         p.At.Y,
+			ZoneID:    p.ZoneID,
+			TimeMs:    p.Time.UnixMilli(),
+			Conf:      p.Confidence,
+			Stale:     stale,
+			LastSeen:  seen,
+		})
+	}
+	slices.SortStableFunc(rows, func(a, b assetRow) int {
+		return cmp.Or(strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)), cmp.Compare(a.ID, b.ID))
+	})
+
+	return floorView{
+		Floor:      floor,
+		ShowLevel:  !strings.Contains(strings.ToLower(floor.Name), "level "+strconv.Itoa(floor.Level)),
+		Rows:       rows,
+		Kinds:      kinds,
+		StaleAfter: strings.TrimSuffix(formatAge(staleAfter), " ago"),
+		Data: floorData{
+			Floor:        floorJSON{ID: floor.ID, Name: floor.Name, Width: floor.Width, Height: floor.Height},
+			Zones:        zj,
+			Assets:       aj,
+			Kinds:        kinds,
+			StaleAfterMs: staleAfter.Milliseconds(),
+			LivePath:     floorLivePath(floor.ID),
+			PlanURL:      floorPlanPath(floor.ID),
+			Now:          now.UnixMilli(),
+		},
+	}
+}
+
+// formatAge says how long ago something happened, coarsely: "12 s ago",
+// "4 min ago", "3 h ago", "2 d ago". floor.js has the same rules.
+func formatAge(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	switch {
+	case d < time.Minute:
+		return strconv.Itoa(int(d/time.Second)) + " s ago"
+	case d < time.Hour:
+		return strconv.Itoa(int(d/time.Minute)) + " min ago"
+	case d < 48*time.Hour:
+		return strconv.Itoa(int(d/time.Hour)) + " h ago"
+	}
+	return strconv.Itoa(int(d/(24*time.Hour))) + " d ago"
+}
+
+// lastSeen is the "Last seen" text of a position of the given age, and
+// whether it is stale. Stale positions are never shown as current: "last
+// seen 12 min ago in 4B-12".
+func lastSeen(age, staleAfter time.Duration, room string) (string, bool) {
+	if age <= staleAfter {
+		return formatAge(age), false
+	}
+	s := "last seen " + formatAge(age)
+	if room != "" {
+		s += " in " + room
+	}
+	return s, true
+}
+
+// planTypes are the image types a floor plan may have.
+var planTypes = map[string]string{ // content type → file extension
+	"image/svg+xml": "svg",
+	"image/png":     "png",
+	"image/jpeg":    "jpg",
+	"image/webp":    "webp",
+	"image/gif":     "gif",
+}
+
+// handleFloorPlan serves a floor's plan image. Plans are uploaded data, so
+// the type must be an image type, the browser must not sniff it, and an SVG
+// opened directly runs sandboxed, without scripts.
+func handleFloorPlan(logger *slog.Logger, store Store) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := parseID(r.PathValue("id"))
+		if !ok {
+			apiError(w, r, logger, errNoFloor)
+			return
+		}
+		plan, err := store.FloorPlan(r.Context(), id)
+		if wardwatch.ErrorCode(err) == wardwatch.ENOTFOUND {
+			apiError(w, r, logger, wardwatch.Errorf(wardwatch.ENOTFOUND, "This floor has no plan image."))
+			return
+		} else if err != nil {
+			apiError(w, r, logger, fmt.Errorf("plan of floor %d: %w", id, err))
+			return
+		}
+		mediaType, _, err := mime.ParseMediaType(plan.ContentType)
+		ext, allowed := planTypes[strings.ToLower(mediaType)]
+		if err != nil || !allowed {
+			apiError(w, r, logger, fmt.Errorf("plan of floor %d has unsupported content type %q", id, plan.ContentType))
+			return
+		}
+		sum := sha256.Sum256(plan.Data)
+		h := w.Header()
+		h.Set("Content-Type", strings.ToLower(mediaType))
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "private, max-age=300")
+		h.Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
+		h.Set("Content-Disposition", fmt.Sprintf(`inline; filename="floor-%d-plan.%s"`, id, ext))
+		if ext == "svg" {
+			h.Set("Content-Security-Policy", "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'")
+		} else {
+			h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
+		}
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(plan.Data))
+	})
+}
+
+// handleFloorLive streams a floor's positions over a websocket. A plain
+// (non-upgrade) request gets 204 once its session is checked, which lets
+// the page ask "am I still signed in?" without opening a socket. The stream
+// gets a context that ends when the session expires.
+func handleFloorLive(logger *slog.Logger, store Store, live Live) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := parseID(r.PathValue("id"))
+		if !ok {
+			apiError(w, r, logger, errNoFloor)
+			return
+		}
+		if !isWebsocketUpgrade(r) {
+			// The page's "still signed in?" probe; 204 keeps browser
+			// consoles free of error noise.
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if crossSite(r) {
+			apiError(w, r, logger, wardwatch.Errorf(wardwatch.EFORBIDDEN, "Live updates are only available to WardWatch pages."))
+			return
+		}
+		if _, err := store.Floor(r.Context(), id); err != nil {
+			apiError(w, r, logger, floorError(id, err))
+			return
+		}
+		ctx := r.Context()
+		if v := viewerFrom(ctx); v != nil {
+			// Session times are on the configured clock; context deadlines
+			// are on the real one.
+			left := minTime(v.Session.ExpiresAt, v.End).Sub(v.Now)
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, left)
+			defer cancel()
+		}
+		live.ServeFloor(w, r.WithContext(ctx), id)
+	})
+}
+
+// crossSite reports whether a browser sent r from another site. Websocket
+// handshakes are GETs, which http.CrossOriginProtection lets through.
+func crossSite(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+	default:
+		return true
+	}
+	if origin := r.Header.Get("Origin"); origin != "" {
+		u, err := url.Parse(origin)
+		if err != nil || u.Host != r.Host {
+			return true
+		}
+	}
+	return false
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// handleHealth answers 200 "ok" when cfg.Health passes and 503 with a short
+// reason when it does not.
+func handleHealth(logger *slog.Logger, health func(context.Context) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if err := health(ctx); err != nil {
+			logger.LogAttrs(r.Context(), slog.LevelWarn, "health check failed", slog.String("error", err.Error()))
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "unavailable: %s", wardwatch.ErrorMessage(err))
+			return
+		}
+		fmt.Fprint(w, "ok")
+	})
+}

@@ -1,0 +1,41 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// ingestPattern is the gateway push route; it is exempt from cross-origin
+// protection (see NewServer) and from sessions.
+const ingestPattern = "POST /ingest/v1/gateways/{gateway}/sightings"
+
+// addRoutes lists every route WardWatch serves.
+//
+// Page routes redirect to the login page when there is no session; the
+// plan image and the websocket answer 401 instead. The websocket does not
+// count as user activity, so it never extends the session.
+func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttle loginThrottle, m *metrics) {
+	logger := cfg.Logger
+	page := requireSession(sessions, logger, sessionRule{redirect: true, touch: true})
+	api := requireSession(sessions, logger, sessionRule{touch: true})
+	stream := requireSession(sessions, logger, sessionRule{})
+
+	mux.Handle("GET /login", handleLoginPage(logger, sessions))
+	mux.Handle("POST /login", handleLogin(logger, cfg.Store, sessions, throttle.users, throttle.addresses, m, cfg.Now))
+	mux.Handle("POST /logout", handleLogout(logger, sessions))
+
+	mux.Handle("GET /{$}", http.RedirectHandler("/floors", http.StatusSeeOther))
+	mux.Handle("GET /floors", page(handleFloors(logger, cfg.Store, cfg.Live)))
+	mux.Handle("GET /floors/{id}", page(handleFloor(logger, cfg.Store, cfg.Live, cfg.StaleAfter, cfg.Now)))
+	mux.Handle("GET /floors/{id}/plan", api(handleFloorPlan(logger, cfg.Store)))
+	mux.Handle("GET /floors/{id}/live", stream(handleFloorLive(logger, cfg.Store, cfg.Live)))
+
+	mux.Handle("GET /healthz", handleHealth(logger, cfg.Health))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{}))
+	mux.Handle("GET /static/", handleStatic())
+
+	mux.Handle(ingestPattern, cfg.Ingest)
+
+	mux.Handle("/", handleNotFound(logger))
+}

@@ -1,0 +1,165 @@
+// Package web is WardWatch's HTTP face: the signed-in pages (floor list, live
+// floor maps), the session and login handling, health and metrics endpoints,
+// the embedded static files, and the mount point of the gateway ingest API.
+//
+// NewServer builds the whole handler; routes.go lists every route.
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wardwatch/wardwatch"
+)
+
+// Store is the subset of the SQL store the web layer uses.
+type Store interface {
+	Floors(ctx context.Context) ([]wardwatch.Floor, error)
+	Floor(ctx context.Context, id int64) (wardwatch.Floor, error)
+	FloorPlan(ctx context.Context, floorID int64) (wardwatch.FloorPlan, error)
+	Zones(ctx context.Context, floorID int64) ([]wardwatch.Zone, error)
+	Assets(ctx context.Context) ([]wardwatch.Asset, error)
+	UserByUsername(ctx context.Context, username string) (wardwatch.User, error)
+	User(ctx context.Context, id int64) (wardwatch.User, error)
+	CreateSession(ctx context.Context, s wardwatch.Session) error
+	Session(ctx context.Context, tokenHash []byte) (wardwatch.Session, error)
+	TouchSession(ctx context.Context, tokenHash []byte, lastSeen, expires time.Time) error
+	DeleteSession(ctx context.Context, tokenHash []byte) error
+}
+
+// Live is the websocket hub as the web layer sees it: the latest positions
+// on a floor, and a handler that streams them to a browser.
+type Live interface {
+	// Snapshot returns the latest position of each asset on the floor.
+	Snapshot(floorID int64) []wardwatch.Position
+	// ServeFloor upgrades the request to a websocket and streams the floor's
+	// positions. The caller has already authenticated the request.
+	ServeFloor(w http.ResponseWriter, r *http.Request, floorID int64)
+}
+
+// Config holds NewServer's dependencies and settings. Store is required;
+// every other field has a usable zero value or default (a nil Live shows no
+// positions).
+type Config struct {
+	Logger *slog.Logger // nil discards logs
+	Store  Store
+	Live   Live
+
+	// Ingest serves "POST /ingest/v1/gateways/{gateway}/sightings". It gets
+	// no session and no cross-origin check: gateways are not browsers and
+	// authenticate with their own token. Nil answers 503.
+	Ingest http.Handler
+
+	Metrics    prometheus.Gatherer   // served at GET /metrics; nil uses Registerer when it can gather
+	Registerer prometheus.Registerer // for the web layer's own metrics; nil keeps them private
+
+	// Health reports whether the service can do its work. GET /healthz
+	// answers 200 "ok" when it returns nil, and 503 "unavailable: <message>"
+	// otherwise, where the message is wardwatch.ErrorMessage of the error (so
+	// return a *wardwatch.Error to give a reason; other errors are logged
+	// only). Nil means always healthy.
+	Health func(ctx context.Context) error
+
+	SecureCookies bool          // Secure flag on cookies and HSTS (true behind TLS)
+	SessionIdle   time.Duration // sliding idle timeout; default 15m
+	SessionMax    time.Duration // absolute session lifetime; default 12h
+	StaleAfter    time.Duration // positions older than this are shown as stale; default 2m
+	Now           func() time.Time
+}
+
+// noLive stands in for a missing hub: no positions, no live stream.
+type noLive struct{}
+
+func (noLive) Snapshot(int64) []wardwatch.Position { return nil }
+
+func (noLive) ServeFloor(w http.ResponseWriter, _ *http.Request, _ int64) {
+	http.Error(w, "live updates are not enabled", http.StatusServiceUnavailable)
+}
+
+// Defaults for Config's durations.
+const (
+	DefaultSessionIdle = 15 * time.Minute
+	DefaultSessionMax  = 12 * time.Hour
+	DefaultStaleAfter  = 2 * time.Minute
+)
+
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Registerer == nil {
+		c.Registerer = prometheus.NewRegistry()
+	}
+	if c.Metrics == nil {
+		if g, ok := c.Registerer.(prometheus.Gatherer); ok {
+			c.Metrics = g
+		} else {
+			c.Metrics = prometheus.NewRegistry()
+		}
+	}
+	if c.Live == nil {
+		c.Live = noLive{}
+	}
+	if c.Health == nil {
+		c.Health = func(context.Context) error { return nil }
+	}
+	if c.Ingest == nil {
+		c.Ingest = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "ingest is not enabled", http.StatusServiceUnavailable)
+		})
+	}
+	if c.SessionIdle <= 0 {
+		c.SessionIdle = DefaultSessionIdle
+	}
+	if c.SessionMax <= 0 {
+		c.SessionMax = DefaultSessionMax
+	}
+	if c.SessionIdle > c.SessionMax {
+		c.SessionIdle = c.SessionMax
+	}
+	if c.StaleAfter <= 0 {
+		c.StaleAfter = DefaultStaleAfter
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// NewServer returns WardWatch's HTTP handler: every route of routes.go behind
+// request logging, panic recovery, security headers and, for everything but
+// the ingest route, cross-origin (CSRF) protection.
+func NewServer(cfg Config) http.Handler {
+	cfg = cfg.withDefaults()
+	m := newMetrics(cfg.Registerer)
+	sessions := &sessionManager{
+		store:  cfg.Store,
+		logger: cfg.Logger,
+		now:    cfg.Now,
+		idle:   cfg.SessionIdle,
+		max:    cfg.SessionMax,
+		secure: cfg.SecureCookies,
+	}
+	throttle := loginThrottle{
+		users:     newLoginLimiter(loginWindow, loginMaxUserFailures, loginLimiterKeys),
+		addresses: newLoginLimiter(loginWindow, loginMaxAddressFailures, loginLimiterKeys),
+	}
+
+	mux := http.NewServeMux()
+	addRoutes(mux, cfg, sessions, throttle, m)
+
+	cop := http.NewCrossOriginProtection()
+	cop.AddInsecureBypassPattern(ingestPattern)
+	cop.SetDenyHandler(handleCrossOriginDenied(cfg.Logger))
+
+	var h http.Handler = mux
+	h = cop.Handler(h)
+	h = securityHeaders(cfg.SecureCookies, h)
+	h = recoverPanics(cfg.Logger, m, h)
+	h = logRequests(cfg.Logger, m, h)
+	return h
+}
