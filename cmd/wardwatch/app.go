@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/wardwatch/wardwatch"
+	"github.com/wardwatch/wardwatch/collectors/ble"
+	"github.com/wardwatch/wardwatch/sql"
+	"github.com/wardwatch/wardwatch/tracker"
+	"github.com/wardwatch/wardwatch/web"
+	"github.com/wardwatch/wardwatch/web/live"
+)
+
+// app is one running WardWatch: the stores, the location engine, the live
+// hub and the web handler, wired together. It is the only place that knows
+// every adapter.
+type app struct {
+	cfg       Config
+	logger    *slog.Logger
+	store     *sql.Store
+	telemetry *sql.Telemetry
+	hub       *live.Hub
+	runner    *tracker.Runner
+	history   *historyWriter
+	handler   http.Handler
+	now       func() time.Time
+}
+
+func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logger) (*app, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	telemetry, err := sql.OpenTelemetry(ctx, cfg.Telemetry.Path)
+	if err != nil {
+		return nil, fmt.Errorf("open telemetry store: %w", err)
+	}
+	site, err := loadSite(ctx, store)
+	if err != nil {
+		telemetry.Close()
+		return nil, err
+	}
+	a := &app{cfg: cfg, logger: logger, store: store, telemetry: telemetry, now: func() time.Time { return time.Now().UTC() }}
+	a.hub = live.NewHub(logger.With("component", "live"), reg, live.Options{})
+	a.history = newHistoryWriter(telemetry, logger.With("component", "history"), reg)
+
+	zoneChanges := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "wardwatch_tracker_zone_changes_total", Help: "Room and zone changes the location engine decided.",
+	})
+	reg.MustRegister(zoneChanges)
+	engine := tracker.New(trackerConfig(cfg.Tracker), site)
+	a.runner = tracker.NewRunner(engine, cfg.Tracker.Interval, 0, func(out tracker.Output) {
+		a.hub.Publish(out.Positions)
+		a.history.Offer(out.Positions)
+		zoneChanges.Add(float64(len(out.ZoneChanges)))
+		for _, zc := range out.ZoneChanges {
+			logger.Debug("zone change", "asset", zc.AssetID, "floor", zc.FloorID, "from", zc.FromZone, "to", zc.ToZone)
+		}
+	})
+	registerTrackerMetrics(reg, a.runner)
+
+	ingest := ble.NewPushHandler(store, a.runner, logger.With("component", "ingest"), reg, ble.PushHandlerOptions{
+		MaxBodyBytes: cfg.Ingest.MaxBodyBytes,
+	})
+	a.handler = web.NewServer(web.Config{
+		Logger:        logger.With("component", "web"),
+		Store:         store,
+		Live:          a.hub,
+		Ingest:        ingest,
+		Metrics:       reg,
+		Registerer:    reg,
+		Health:        store.Ping,
+		SecureCookies: cfg.HTTP.SecureCookies,
+		SessionIdle:   cfg.Session.IdleTimeout,
+		SessionMax:    cfg.Session.MaxLifetime,
+		StaleAfter:    cfg.Tracker.StaleAfter,
+	})
+	return a, nil
+}
+
+// trackerConfig maps the configuration onto the engine's, where a zero
+// means "use the default" and a negative value means "off".
+func trackerConfig(c TrackerConfig) tracker.Config {
+	off := func(v float64) float64 {
+		if v == 0 {
+			return -1
+		}
+		return v
+	}
+	return tracker.Config{
+		Window:     c.Window,
+		MinDwell:   time.Duration(off(float64(c.MinDwell))),
+		ZoneMargin: off(c.ZoneMargin),
+	}
+}
+
+// loadSite reads what the location engine needs from the config store.
+func loadSite(ctx context.Context, store *sql.Store) (tracker.Site, error) {
+	var site tracker.Site
+	var err error
+	if site.Floors, err = store.Floors(ctx); err != nil {
+		return site, fmt.Errorf("load floors: %w", err)
+	}
+	if site.Zones, err = store.Zones(ctx, 0); err != nil {
+		return site, fmt.Errorf("load zones: %w", err)
+	}
+	if site.Gateways, err = store.Gateways(ctx); err != nil {
+		return site, fmt.Errorf("load gateways: %w", err)
+	}
+	if site.Tags, err = store.Tags(ctx); err != nil {
+		return site, fmt.Errorf("load tags: %w", err)
+	}
+	return site, nil
+}
+
+func registerTrackerMetrics(reg prometheus.Registerer, r *tracker.Runner) {
+	counter := func(name, help string, v func(tracker.Stats) uint64) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(v(r.Stats())) }))
+	}
+	counter("wardwatch_tracker_sightings_accepted_total", "Sightings the location engine used.",
+		func(s tracker.Stats) uint64 { return s.Accepted })
+	counter("wardwatch_tracker_sightings_unknown_tag_total", "Sightings of tags that belong to no asset.",
+		func(s tracker.Stats) uint64 { return s.UnknownTag })
+	counter("wardwatch_tracker_sightings_unknown_gateway_total", "Sightings from gateways not configured.",
+		func(s tracker.Stats) uint64 { return s.UnknownGateway })
+	counter("wardwatch_tracker_sightings_invalid_total", "Sightings with an impossible RSSI or timestamp.",
+		func(s tracker.Stats) uint64 { return s.Invalid })
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "wardwatch_tracker_tags", Help: "Tags the location engine is tracking.",
+	}, func() float64 { return float64(r.Stats().Tags) }))
+}
+
+// serve runs the HTTP server on ln and every background loop, plus extra
+// loops (the demo's simulator), until ctx is done or one of them fails.
+func (a *app) serve(ctx context.Context, ln net.Listener, extra ...func(context.Context) error) error {
+	srv := &http.Server{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.hub.Run(ctx) })
+	g.Go(func() error { return a.runner.Run(ctx) })
+	g.Go(func() error { return a.history.Run(ctx) })
+	g.Go(func() error { return a.housekeeping(ctx) })
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(shutdownCtx)
+	})
+	for _, loop := range extra {
+		g.Go(func() error { return loop(ctx) })
+	}
+	a.logger.Info("listening", "addr", ln.Addr().String())
+	err := g.Wait()
+	a.logger.Info("stopped")
+	return err
+}
+
+// housekeeping deletes expired sessions and positions past retention.
+func (a *app) housekeeping(ctx context.Context) error {
+	tick := time.NewTicker(10 * time.Minute)
+	defer tick.Stop()
+	for {
+		now := a.now()
+		if n, err := a.store.DeleteExpiredSessions(ctx, now); err != nil && ctx.Err() == nil {
+			a.logger.Warn("delete expired sessions", "err", err)
+		} else if n > 0 {
+			a.logger.Debug("deleted expired sessions", "count", n)
+		}
+		if _, err := a.telemetry.Prune(ctx, now.Add(-a.cfg.Telemetry.Retention)); err != nil && ctx.Err() == nil {
+			a.logger.Warn("prune positions history", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+func (a *app) close() {
+	if err := a.telemetry.Close(); err != nil {
+		a.logger.Warn("close telemetry store", "err", err)
+	}
+}
+
+var _ wardwatch.TelemetryStore = (*sql.Telemetry)(nil)

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/wardwatch/wardwatch"
+	"github.com/wardwatch/wardwatch/auth"
+	"github.com/wardwatch/wardwatch/sim"
+	"github.com/wardwatch/wardwatch/sql"
+)
+
+func newLogger(cfg LogConfig, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level)) // validated by LoadConfig
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// openStore opens the configuration store and, when configured to, brings
+// its schema up to date.
+func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (*sql.Store, error) {
+	store, err := sql.Open(ctx, cfg.Database.Driver, cfg.Database.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", cfg.Database.Driver, err)
+	}
+	if cfg.Database.MigrateOnStart {
+		if err := store.Migrate(ctx); err != nil {
+			store.Close()
+			return nil, fmt.Errorf("migrate %s database: %w", cfg.Database.Driver, err)
+		}
+		v, _ := store.Version(ctx)
+		logger.Info("database ready", "driver", cfg.Database.Driver, "schema_version", v)
+	}
+	return store, nil
+}
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags("serve", args, getenv, stderr, nil)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg.Log, stderr)
+	store, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
+	}
+	a, err := newApp(ctx, cfg, store, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer a.close()
+	fmt.Fprintf(stdout, "WardWatch is running at http://%s\n", ln.Addr())
+	return a.serve(ctx, ln)
+}
+
+func runDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags("demo", args, getenv, stderr, nil)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg.Log, stderr)
+	store, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	hospital := sim.NewHospital()
+	floors, err := store.Floors(ctx)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	if len(floors) == 0 {
+		if err := hospital.Seed(ctx, store); err != nil {
+			return fmt.Errorf("demo: seed the simulated hospital: %w", err)
+		}
+		logger.Info("seeded the demo hospital")
+	} else if err := hospital.ResetTokens(ctx, store); err != nil {
+		// The simulated gateways get new push tokens every run.
+		return fmt.Errorf("demo: %w", err)
+	}
+	credFile := filepath.Join(filepath.Dir(cfg.Telemetry.Path), "demo-admin.txt")
+	password, err := ensureDemoAdmin(ctx, store, credFile)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
+	}
+	a, err := newApp(ctx, cfg, store, logger)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer a.close()
+
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "WardWatch demo is running at %s\n", url)
+	fmt.Fprintf(stdout, "Sign in as %s with password: %s\n", demoAdmin, password)
+	fmt.Fprintf(stdout, "(The password is kept in %s; delete that file to get a new one.)\n", credFile)
+
+	pusher := &sim.Pusher{
+		BaseURL:  url,
+		Tokens:   hospital.Tokens(),
+		Interval: cfg.Demo.PushInterval,
+		Logger:   logger.With("component", "sim"),
+	}
+	simulation := sim.NewSimulation(hospital, cfg.Demo.Seed, a.now())
+	return a.serve(ctx, ln, func(ctx context.Context) error { return pusher.Run(ctx, simulation) })
+}
+
+// demoAdmin is the demo's administrator account.
+const demoAdmin = "admin"
+
+// ensureDemoAdmin makes sure the demo admin exists with the password kept in
+// credFile, generating a new password (and the file) when either is missing.
+func ensureDemoAdmin(ctx context.Context, store *sql.Store, credFile string) (string, error) {
+	user, err := store.UserByUsername(ctx, demoAdmin)
+	exists := err == nil
+	if err != nil && wardwatch.ErrorCode(err) != wardwatch.ENOTFOUND {
+		return "", err
+	}
+	if data, err := os.ReadFile(credFile); err == nil && exists {
+		password := strings.TrimSpace(string(data))
+		if auth.CheckPassword(user.PasswordHash, password) {
+			return password, nil
+		}
+	}
+	password, err := auth.GeneratePassword()
+	if err != nil {
+		return "", err
+	}
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return "", err
+	}
+	if exists {
+		err = store.SetPassword(ctx, user.ID, hash)
+	} else {
+		err = store.CreateUser(ctx, &wardwatch.User{Username: demoAdmin, Role: wardwatch.RoleAdmin, PasswordHash: hash})
+	}
+	if err != nil {
+		return "", fmt.Errorf("demo admin: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(credFile), 0o700); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(credFile, []byte(password+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("keep demo admin password: %w", err)
+	}
+	return password, nil
+}
+
+func runMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags("migrate", args, getenv, stderr, nil)
+	if err != nil {
+		return err
+	}
+	store, err := sql.Open(ctx, cfg.Database.Driver, cfg.Database.DSN)
+	if err != nil {
+		return fmt.Errorf("open %s database: %w", cfg.Database.Driver, err)
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	v, err := store.Version(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	fmt.Fprintf(stdout, "database schema is at version %d\n", v)
+	return nil
+}
+
+func runUserAdd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var username, role string
+	cfg, err := parseFlags("user add", args, getenv, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&username, "username", "", "the new user's `name` (required)")
+		fs.StringVar(&role, "role", string(wardwatch.RoleNurse), "admin, facilities, nurse or viewer")
+	})
+	if err != nil {
+		return err
+	}
+	if username == "" {
+		fmt.Fprintln(stderr, "wardwatch user add: -username is required")
+		return errUsage
+	}
+	if !wardwatch.Role(role).Valid() {
+		return fmt.Errorf("user add: unknown role %q (want admin, facilities, nurse or viewer)", role)
+	}
+	logger := newLogger(cfg.Log, stderr)
+	store, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	password, err := auth.GeneratePassword()
+	if err != nil {
+		return err
+	}
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	u := wardwatch.User{Username: username, Role: wardwatch.Role(role), PasswordHash: hash}
+	if err := store.CreateUser(ctx, &u); err != nil {
+		if wardwatch.ErrorCode(err) == wardwatch.ECONFLICT {
+			return errors.New("user add: a user with that name already exists")
+		}
+		return fmt.Errorf("user add: %w", err)
+	}
+	fmt.Fprintf(stdout, "Created %s user %q with password: %s\n", u.Role, u.Username, password)
+	return nil
+}

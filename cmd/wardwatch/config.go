@@ -1,0 +1,267 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is WardWatch's whole configuration. Every key is documented, with
+// its default and its environment override, in config.example.yaml; a test
+// keeps the two in step.
+type Config struct {
+	HTTP      HTTPConfig      `yaml:"http"`
+	Database  DatabaseConfig  `yaml:"database"`
+	Telemetry TelemetryConfig `yaml:"telemetry"`
+	Session   SessionConfig   `yaml:"session"`
+	Tracker   TrackerConfig   `yaml:"tracker"`
+	Ingest    IngestConfig    `yaml:"ingest"`
+	Demo      DemoConfig      `yaml:"demo"`
+	Log       LogConfig       `yaml:"log"`
+}
+
+// HTTPConfig configures the web server.
+type HTTPConfig struct {
+	Addr          string `yaml:"addr"`
+	SecureCookies bool   `yaml:"secure_cookies"`
+}
+
+// DatabaseConfig selects the configuration store.
+type DatabaseConfig struct {
+	Driver         string `yaml:"driver"`
+	DSN            string `yaml:"dsn"`
+	MigrateOnStart bool   `yaml:"migrate_on_start"`
+}
+
+// TelemetryConfig selects where time series go.
+type TelemetryConfig struct {
+	Driver    string        `yaml:"driver"`
+	Path      string        `yaml:"path"`
+	Retention time.Duration `yaml:"retention"`
+}
+
+// SessionConfig sets web session lifetimes.
+type SessionConfig struct {
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	MaxLifetime time.Duration `yaml:"max_lifetime"`
+}
+
+// TrackerConfig tunes the location engine.
+type TrackerConfig struct {
+	Interval   time.Duration `yaml:"interval"`
+	Window     time.Duration `yaml:"window"`
+	MinDwell   time.Duration `yaml:"min_dwell"`
+	ZoneMargin float64       `yaml:"zone_margin"`
+	StaleAfter time.Duration `yaml:"stale_after"`
+}
+
+// IngestConfig limits gateway input.
+type IngestConfig struct {
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+}
+
+// DemoConfig tunes the simulated hospital of `wardwatch demo`.
+type DemoConfig struct {
+	Seed         int64         `yaml:"seed"`
+	PushInterval time.Duration `yaml:"push_interval"`
+}
+
+// LogConfig sets logging.
+type LogConfig struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// DefaultConfig is the embedded default: SQLite under ./var, loopback only.
+func DefaultConfig() Config {
+	return Config{
+		HTTP:      HTTPConfig{Addr: "127.0.0.1:8080"},
+		Database:  DatabaseConfig{Driver: "sqlite", DSN: "var/wardwatch.db", MigrateOnStart: true},
+		Telemetry: TelemetryConfig{Driver: "sqlite", Path: "var/telemetry.db", Retention: 30 * 24 * time.Hour},
+		Session:   SessionConfig{IdleTimeout: 15 * time.Minute, MaxLifetime: 12 * time.Hour},
+		Tracker: TrackerConfig{
+			Interval:   500 * time.Millisecond,
+			Window:     4 * time.Second,
+			MinDwell:   3 * time.Second,
+			ZoneMargin: 0.5,
+			StaleAfter: 2 * time.Minute,
+		},
+		Ingest: IngestConfig{MaxBodyBytes: 1 << 20},
+		Demo:   DemoConfig{Seed: 1, PushInterval: time.Second},
+		Log:    LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// envPrefix starts every environment override: http.addr is WARDWATCH_HTTP_ADDR.
+const envPrefix = "WARDWATCH_"
+
+// LoadConfig returns the defaults, overlaid by the YAML file at path (when
+// path is not empty), overlaid by WARDWATCH_* environment variables, then
+// validated. Unknown keys in the file are an error naming the key.
+func LoadConfig(path string, getenv func(string) string) (Config, error) {
+	cfg := DefaultConfig()
+	if path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return cfg, fmt.Errorf("config: %w", err)
+		}
+		defer f.Close()
+		if err := decodeConfig(f, &cfg); err != nil {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(reflect.ValueOf(&cfg).Elem(), envPrefix, getenv); err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.validate(); err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	return cfg, nil
+}
+
+func decodeConfig(r io.Reader, cfg *Config) error {
+	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// applyEnv overrides every leaf field of v from the environment variable
+// named by its YAML path.
+func applyEnv(v reflect.Value, prefix string, getenv func(string) string) error {
+	t := v.Type()
+	for i := range t.NumField() {
+		f, fv := t.Field(i), v.Field(i)
+		name := prefix + strings.ToUpper(yamlKey(f))
+		if f.Type.Kind() == reflect.Struct {
+			if err := applyEnv(fv, name+"_", getenv); err != nil {
+				return err
+			}
+			continue
+		}
+		s := getenv(name)
+		if s == "" {
+			continue
+		}
+		if err := setFromString(fv, s); err != nil {
+			return fmt.Errorf("%s=%q: %w", name, s, err)
+		}
+	}
+	return nil
+}
+
+func yamlKey(f reflect.StructField) string {
+	key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+	return key
+}
+
+func setFromString(v reflect.Value, s string) error {
+	switch {
+	case v.Type() == reflect.TypeOf(time.Duration(0)):
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		v.SetInt(int64(d))
+	case v.Kind() == reflect.String:
+		v.SetString(s)
+	case v.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return err
+		}
+		v.SetBool(b)
+	case v.Kind() == reflect.Int64 || v.Kind() == reflect.Int:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return err
+		}
+		v.SetInt(n)
+	case v.Kind() == reflect.Float64:
+		x, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return err
+		}
+		v.SetFloat(x)
+	default:
+		return fmt.Errorf("unsupported type %s", v.Type())
+	}
+	return nil
+}
+
+func (c Config) validate() error {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	if c.HTTP.Addr == "" {
+		bad("http.addr is empty")
+	}
+	switch c.Database.Driver {
+	case "sqlite", "postgres":
+	default:
+		bad("database.driver %q: want sqlite or postgres", c.Database.Driver)
+	}
+	if c.Database.DSN == "" {
+		bad("database.dsn is empty")
+	}
+	if c.Telemetry.Driver != "sqlite" {
+		bad("telemetry.driver %q: want sqlite", c.Telemetry.Driver)
+	}
+	if c.Telemetry.Path == "" {
+		bad("telemetry.path is empty")
+	}
+	if c.Telemetry.Retention < time.Hour {
+		bad("telemetry.retention %s: want at least 1h", c.Telemetry.Retention)
+	}
+	if c.Session.IdleTimeout < time.Minute || c.Session.IdleTimeout > c.Session.MaxLifetime {
+		bad("session.idle_timeout %s: want between 1m and session.max_lifetime (%s)", c.Session.IdleTimeout, c.Session.MaxLifetime)
+	}
+	if c.Tracker.Interval < 50*time.Millisecond || c.Tracker.Interval > 10*time.Second {
+		bad("tracker.interval %s: want between 50ms and 10s", c.Tracker.Interval)
+	}
+	if c.Tracker.Window < time.Second {
+		bad("tracker.window %s: want at least 1s", c.Tracker.Window)
+	}
+	if c.Tracker.MinDwell < 0 {
+		bad("tracker.min_dwell %s: must not be negative", c.Tracker.MinDwell)
+	}
+	if c.Tracker.ZoneMargin < 0 || c.Tracker.ZoneMargin > 5 {
+		bad("tracker.zone_margin %g: want 0 to 5 metres", c.Tracker.ZoneMargin)
+	}
+	if c.Tracker.StaleAfter < 10*time.Second {
+		bad("tracker.stale_after %s: want at least 10s", c.Tracker.StaleAfter)
+	}
+	if c.Ingest.MaxBodyBytes < 1024 || c.Ingest.MaxBodyBytes > 64<<20 {
+		bad("ingest.max_body_bytes %d: want 1024 to 67108864", c.Ingest.MaxBodyBytes)
+	}
+	if c.Demo.PushInterval < 100*time.Millisecond {
+		bad("demo.push_interval %s: want at least 100ms", c.Demo.PushInterval)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level %q: want debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format %q: want text or json", c.Log.Format)
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+const examplePath = "../../config.example.yaml"
+
+func noEnv(string) string { return "" }
+
+func envMap(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// TestExampleConfigIsTheDefault keeps config.example.yaml honest: it loads,
+// its values are the defaults, it has every key, and it names every key's
+// environment variable.
+func TestExampleConfigIsTheDefault(t *testing.T) {
+	cfg, err := LoadConfig(examplePath, noEnv)
+	if err != nil {
+		t.Fatalf("load example: %v", err)
+	}
+	if want := DefaultConfig(); !reflect.DeepEqual(cfg, want) {
+		t.Errorf("example config differs from DefaultConfig:\n got %+v\nwant %+v", cfg, want)
+	}
+
+	data, err := os.ReadFile(examplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		t.Fatal(err)
+	}
+	var inFile []string
+	collectYAMLKeys(root.Content[0], "", &inFile)
+	var inStruct []string
+	collectStructKeys(reflect.TypeOf(Config{}), "", &inStruct)
+	sort.Strings(inFile)
+	sort.Strings(inStruct)
+	if !reflect.DeepEqual(inFile, inStruct) {
+		t.Errorf("keys in config.example.yaml %v\n  differ from Config's keys %v", inFile, inStruct)
+	}
+	for _, key := range inStruct {
+		env := envPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+		if !strings.Contains(string(data), "Env: "+env) {
+			t.Errorf("config.example.yaml does not document %s's environment variable %s", key, env)
+		}
+	}
+}
+
+func collectYAMLKeys(n *yaml.Node, prefix string, out *[]string) {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i].Value, n.Content[i+1]
+		if v.Kind == yaml.MappingNode {
+			collectYAMLKeys(v, prefix+k+".", out)
+		} else {
+			*out = append(*out, prefix+k)
+		}
+	}
+}
+
+func collectStructKeys(t reflect.Type, prefix string, out *[]string) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Type.Kind() == reflect.Struct {
+			collectStructKeys(f.Type, prefix+yamlKey(f)+".", out)
+		} else {
+			*out = append(*out, prefix+yamlKey(f))
+		}
+	}
+}
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadConfigUnknownKeyNamesIt(t *testing.T) {
+	p := writeConfig(t, "http:\n  adress: \"127.0.0.1:9000\"\n")
+	_, err := LoadConfig(p, noEnv)
+	if err == nil || !strings.Contains(err.Error(), "adress") {
+		t.Fatalf("want an error naming the unknown key, got %v", err)
+	}
+}
+
+func TestLoadConfigLayers(t *testing.T) {
+	p := writeConfig(t, "http:\n  addr: \"127.0.0.1:9000\"\ntracker:\n  window: 6s\n")
+	cfg, err := LoadConfig(p, envMap(map[string]string{
+		"WARDWATCH_TRACKER_WINDOW":        "8s",
+		"WARDWATCH_HTTP_SECURE_COOKIES":   "true",
+		"WARDWATCH_TRACKER_ZONE_MARGIN":   "0.75",
+		"WARDWATCH_INGEST_MAX_BODY_BYTES": "2048",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HTTP.Addr != "127.0.0.1:9000" {
+		t.Errorf("file did not override default: addr %q", cfg.HTTP.Addr)
+	}
+	if cfg.Tracker.Window != 8*time.Second {
+		t.Errorf("env did not override file: window %s", cfg.Tracker.Window)
+	}
+	if !cfg.HTTP.SecureCookies || cfg.Tracker.ZoneMargin != 0.75 || cfg.Ingest.MaxBodyBytes != 2048 {
+		t.Errorf("env overrides not applied: %+v", cfg)
+	}
+	if cfg.Session.IdleTimeout != 15*time.Minute {
+		t.Errorf("untouched key lost its default: %s", cfg.Session.IdleTimeout)
+	}
+}
+
+func TestLoadConfigRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"bad duration", map[string]string{"WARDWATCH_TRACKER_WINDOW": "soon"}, "WARDWATCH_TRACKER_WINDOW"},
+		{"bad bool", map[string]string{"WARDWATCH_HTTP_SECURE_COOKIES": "perhaps"}, "WARDWATCH_HTTP_SECURE_COOKIES"},
+		{"bad driver", map[string]string{"WARDWATCH_DATABASE_DRIVER": "oracle"}, "database.driver"},
+		{"idle beyond max", map[string]string{"WARDWATCH_SESSION_IDLE_TIMEOUT": "24h"}, "session.idle_timeout"},
+		{"tiny body limit", map[string]string{"WARDWATCH_INGEST_MAX_BODY_BYTES": "10"}, "ingest.max_body_bytes"},
+		{"bad log level", map[string]string{"WARDWATCH_LOG_LEVEL": "loud"}, "log.level"},
+	}
+	for _, tt := range tests {
+		_, err := LoadConfig("", envMap(tt.env))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: want error mentioning %q, got %v", tt.name, tt.want, err)
+		}
+	}
+}
+
+func TestLoadConfigMissingFile(t *testing.T) {
+	if _, err := LoadConfig(filepath.Join(t.TempDir(), "nope.yaml"), noEnv); err == nil {
+		t.Fatal("want an error for a missing file")
+	}
+}
