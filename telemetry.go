@@ -20,4 +20,7 @@ type PositionQuery struct {
 type TelemetryStore interface {
 	WritePositions(ctx context.Context, ps []Position) error
 	Positions(ctx context.Context, q PositionQuery) ([]Position, error)
+	// LatestPositions returns each asset's newest stored position no older
+	// than since, so a restarted WardWatch shows where things were last seen.
+	LatestPositions(ctx context.Context, since time.Time) ([]Position, error)
 }

@@ -77,9 +77,17 @@ type Gateway struct {
 	Z       float64 // mounting height, metres above the floor
 
 	// Radio calibration: the RSSI (dBm) this gateway reads from a 0 dBm
-	// reference at 1 m, and the path-loss exponent around it.
+	// reference at 1 m, the path-loss exponent around it, and the offset
+	// (dB) added to every RSSI it reports to make it read like a reference
+	// receiver.
 	RSSIAt1m         float64
 	PathLossExponent float64
+	RxOffset         float64
+
+	// AnchorZoneID, when not 0, declares the gateway a room anchor: it
+	// hangs inside that zone (a room), and a strong reading from it
+	// decides the room whatever the solver says.
+	AnchorZoneID int64
 
 	// TokenHash is the SHA-256 of the gateway's push token; nil means the
 	// gateway cannot push.
@@ -187,6 +195,17 @@ type Sighting struct {
 	TxPower   float64 // advertised RSSI at 1 m in dBm; 0 when the tag does not say
 }
 
+// TagState is what the engine can say about a tag's movement and freshness.
+type TagState string
+
+// Tag states, from freshest to oldest.
+const (
+	StateMoving     TagState = "moving"     // heard recently and moving
+	StateStationary TagState = "stationary" // heard recently, not moving
+	StateStale      TagState = "stale"      // not heard for a while: the position is the last known one
+	StateMissing    TagState = "missing"    // not heard for long: location unknown
+)
+
 // Position is where the location engine places a tag at a moment.
 type Position struct {
 	TagID      string
@@ -196,6 +215,7 @@ type Position struct {
 	ZoneID     int64     // 0 when the tag is in no zone
 	Confidence float64   // 0..1
 	Solver     string    // which solver produced the fix: "centroid", "nearest"…
+	State      TagState  // "" when the engine does not say
 	Time       time.Time // when the tag was last heard for this fix
 }
 

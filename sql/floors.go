@@ -163,25 +163,33 @@ func (s *Store) CreateGateway(ctx context.Context, g *wardwatch.Gateway) error {
 	if strings.TrimSpace(g.Key) == "" {
 		return wardwatch.Errorf(wardwatch.EINVALID, "gateway key is empty")
 	}
-	if !finite(g.At.X, g.At.Y, g.Z, g.RSSIAt1m, g.PathLossExponent) {
+	if !finite(g.At.X, g.At.Y, g.Z, g.RSSIAt1m, g.PathLossExponent, g.RxOffset) {
 		return wardwatch.Errorf(wardwatch.EINVALID, "gateway %q has a position or calibration that is not a number", g.Key)
 	}
 	err := s.queryRow(ctx,
-		`INSERT INTO gateways (key, name, floor_id, x, y, z, rssi_at_1m, path_loss_exponent, token_hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		g.Key, g.Name, g.FloorID, g.At.X, g.At.Y, g.Z, g.RSSIAt1m, g.PathLossExponent, nullBytes(g.TokenHash),
+		`INSERT INTO gateways (key, name, floor_id, x, y, z, rssi_at_1m, path_loss_exponent, rx_offset, anchor_zone_id, token_hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		g.Key, g.Name, g.FloorID, g.At.X, g.At.Y, g.Z, g.RSSIAt1m, g.PathLossExponent, g.RxOffset, nullID(g.AnchorZoneID), nullBytes(g.TokenHash),
 	).Scan(&g.ID)
 	return mapErr(err, "create gateway", errMap{
 		unique:     wardwatch.Errorf(wardwatch.ECONFLICT, "gateway %q already exists", g.Key),
-		foreignKey: floorNotFound(g.FloorID),
+		foreignKey: gatewayReferenceNotFound(*g),
 	})
 }
 
-const gatewayColumns = `id, key, name, floor_id, x, y, z, rssi_at_1m, path_loss_exponent, token_hash`
+// gatewayReferenceNotFound names what a gateway refers to that may be missing.
+func gatewayReferenceNotFound(g wardwatch.Gateway) error {
+	if g.AnchorZoneID == 0 {
+		return floorNotFound(g.FloorID)
+	}
+	return wardwatch.Errorf(wardwatch.ENOTFOUND, "floor %d or anchor zone %d not found", g.FloorID, g.AnchorZoneID)
+}
+
+const gatewayColumns = `id, key, name, floor_id, x, y, z, rssi_at_1m, path_loss_exponent, rx_offset, COALESCE(anchor_zone_id, 0), token_hash`
 
 func scanGateway(sc interface{ Scan(...any) error }) (wardwatch.Gateway, error) {
 	var g wardwatch.Gateway
-	err := sc.Scan(&g.ID, &g.Key, &g.Name, &g.FloorID, &g.At.X, &g.At.Y, &g.Z, &g.RSSIAt1m, &g.PathLossExponent, &g.TokenHash)
+	err := sc.Scan(&g.ID, &g.Key, &g.Name, &g.FloorID, &g.At.X, &g.At.Y, &g.Z, &g.RSSIAt1m, &g.PathLossExponent, &g.RxOffset, &g.AnchorZoneID, &g.TokenHash)
 	if len(g.TokenHash) == 0 {
 		g.TokenHash = nil
 	}

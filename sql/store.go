@@ -388,3 +388,11 @@ func nullBytes(b []byte) any {
 	}
 	return b
 }
+
+// nullID stores a zero ID as NULL, for optional references.
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
+}

@@ -260,9 +260,16 @@ func testStore(t *testing.T, open func(t *testing.T) *Store) {
 		missing := wardwatch.Gateway{Key: "gw-x", FloorID: f.ID + 1000}
 		wantCode(t, "CreateGateway(missing floor)", s.CreateGateway(ctx, &missing), wardwatch.ENOTFOUND)
 
-		g2 := wardwatch.Gateway{Key: "AC233F000002", Name: "4B corridor", FloorID: f.ID,
+		room := wardwatch.Zone{FloorID: f.ID, Name: "4B-12", Kind: wardwatch.ZoneRoom, Polygon: floorplan.Rectangle(10, 0, 4, 5)}
+		if err := s.CreateZone(ctx, &room); err != nil {
+			t.Fatalf("CreateZone: %v", err)
+		}
+		noAnchor := wardwatch.Gateway{Key: "gw-y", FloorID: f.ID, AnchorZoneID: room.ID + 1000}
+		wantCode(t, "CreateGateway(missing anchor zone)", s.CreateGateway(ctx, &noAnchor), wardwatch.ENOTFOUND)
+
+		g2 := wardwatch.Gateway{Key: "AC233F000002", Name: "4B-12 ceiling", FloorID: f.ID,
 			At: wardwatch.Point{X: 12.5, Y: 3.25}, Z: 2.7, RSSIAt1m: -59.5, PathLossExponent: 2.2,
-			TokenHash: bytes.Repeat([]byte{0xab}, 32)}
+			RxOffset: -3.5, AnchorZoneID: room.ID, TokenHash: bytes.Repeat([]byte{0xab}, 32)}
 		g1 := wardwatch.Gateway{Key: "AC233F000001", Name: "4B nurse station", FloorID: f.ID,
 			At: wardwatch.Point{X: 1, Y: 2}, Z: 3, RSSIAt1m: -61, PathLossExponent: 2.8}
 		for _, g := range []*wardwatch.Gateway{&g2, &g1} {
@@ -539,7 +546,8 @@ func zoneEqual(a, b wardwatch.Zone) bool {
 
 func gatewayEqual(a, b wardwatch.Gateway) bool {
 	return a.ID == b.ID && a.Key == b.Key && a.Name == b.Name && a.FloorID == b.FloorID && a.At == b.At && a.Z == b.Z &&
-		a.RSSIAt1m == b.RSSIAt1m && a.PathLossExponent == b.PathLossExponent && bytes.Equal(a.TokenHash, b.TokenHash)
+		a.RSSIAt1m == b.RSSIAt1m && a.PathLossExponent == b.PathLossExponent && a.RxOffset == b.RxOffset &&
+		a.AnchorZoneID == b.AnchorZoneID && bytes.Equal(a.TokenHash, b.TokenHash)
 }
 
 func sessionEqual(a, b wardwatch.Session) bool {

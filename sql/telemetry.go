@@ -72,15 +72,15 @@ func (t *Telemetry) WritePositions(ctx context.Context, ps []wardwatch.Position)
 	}
 	defer tx.Rollback() // a no-op after Commit
 	stmt, err := tx.PrepareContext(ctx,
-		`INSERT INTO positions (ts, tag_id, asset_id, floor_id, x, y, zone_id, confidence, solver)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		`INSERT INTO positions (ts, tag_id, asset_id, floor_id, x, y, zone_id, confidence, solver, state)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return fmt.Errorf("write positions: %w", err)
 	}
 	defer stmt.Close()
 	for _, p := range ps {
 		if _, err := stmt.ExecContext(ctx,
-			millis(p.Time), p.TagID, p.AssetID, p.FloorID, p.At.X, p.At.Y, p.ZoneID, p.Confidence, p.Solver,
+			millis(p.Time), p.TagID, p.AssetID, p.FloorID, p.At.X, p.At.Y, p.ZoneID, p.Confidence, p.Solver, string(p.State),
 		); err != nil {
 			return fmt.Errorf("write positions: %w", err)
 		}
@@ -118,34 +118,57 @@ func (t *Telemetry) Positions(ctx context.Context, q wardwatch.PositionQuery) ([
 	if !q.To.IsZero() {
 		where, args = append(where, "ts < ?"), append(args, millis(q.To))
 	}
-	query := `SELECT ts, tag_id, asset_id, floor_id, x, y, zone_id, confidence, solver FROM positions`
+	query := `SELECT ` + positionColumns + ` FROM positions`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}
 	query += ` ORDER BY ts, id LIMIT ?`
 	args = append(args, limit)
-
-	rows, err := t.db.QueryContext(ctx, query, args...)
+	ps, err := t.queryPositions(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query positions: %w", err)
+	}
+	return ps, nil
+}
+
+// LatestPositions returns each asset's newest position at or after since,
+// ordered by asset.
+func (t *Telemetry) LatestPositions(ctx context.Context, since time.Time) ([]wardwatch.Position, error) {
+	ps, err := t.queryPositions(ctx,
+		`SELECT `+positionColumns+` FROM positions p
+		WHERE p.ts >= ? AND p.id = (
+			SELECT q.id FROM positions q WHERE q.asset_id = p.asset_id ORDER BY q.ts DESC, q.id DESC LIMIT 1
+		)
+		ORDER BY p.asset_id`, millis(since))
+	if err != nil {
+		return nil, fmt.Errorf("latest positions: %w", err)
+	}
+	return ps, nil
+}
+
+const positionColumns = `ts, tag_id, asset_id, floor_id, x, y, zone_id, confidence, solver, state`
+
+func (t *Telemetry) queryPositions(ctx context.Context, query string, args ...any) ([]wardwatch.Position, error) {
+	rows, err := t.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var ps []wardwatch.Position
 	for rows.Next() {
 		var (
-			p  wardwatch.Position
-			ts int64
+			p     wardwatch.Position
+			ts    int64
+			state string
 		)
-		if err := rows.Scan(&ts, &p.TagID, &p.AssetID, &p.FloorID, &p.At.X, &p.At.Y, &p.ZoneID, &p.Confidence, &p.Solver); err != nil {
-			return nil, fmt.Errorf("query positions: %w", err)
+		if err := rows.Scan(&ts, &p.TagID, &p.AssetID, &p.FloorID, &p.At.X, &p.At.Y, &p.ZoneID, &p.Confidence, &p.Solver, &state); err != nil {
+			return nil, err
 		}
 		p.Time = fromMillis(ts)
+		p.State = wardwatch.TagState(state)
 		ps = append(ps, p)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("query positions: %w", err)
-	}
-	return ps, nil
+	return ps, rows.Err()
 }
 
 // Prune deletes the positions older than before and returns how many it

@@ -32,6 +32,7 @@ func positions(asset int64, start time.Time, n int) []wardwatch.Position {
 			ZoneID:     int64(i % 3),
 			Confidence: 0.875,
 			Solver:     "centroid",
+			State:      wardwatch.StateMoving,
 			Time:       start.Add(time.Duration(i) * time.Second),
 		}
 	}
@@ -194,5 +195,29 @@ func TestTelemetryReopen(t *testing.T) {
 		if err := tel.Close(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+func TestTelemetryLatestPositions(t *testing.T) {
+	ctx := t.Context()
+	tel := openTelemetry(t)
+	start := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
+	all := append(positions(1, start, 5), positions(2, start.Add(-time.Hour), 3)...)
+	all = append(all, positions(3, start.Add(2*time.Second), 2)...)
+	slices.Reverse(all) // insertion order must not matter
+	if err := tel.WritePositions(ctx, all); err != nil {
+		t.Fatal(err)
+	}
+	got, err := tel.LatestPositions(ctx, start.Add(-time.Minute))
+	if err != nil {
+		t.Fatalf("LatestPositions: %v", err)
+	}
+	// Asset 2's newest position is an hour old: outside the window.
+	want := []wardwatch.Position{positions(1, start, 5)[4], positions(3, start.Add(2*time.Second), 2)[1]}
+	if !slices.Equal(got, want) {
+		t.Fatalf("LatestPositions = %+v\nwant %+v", got, want)
+	}
+	if got, _ := tel.LatestPositions(ctx, start.Add(time.Hour)); len(got) != 0 {
+		t.Fatalf("LatestPositions in the future = %+v, want none", got)
 	}
 }

@@ -51,6 +51,14 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 	}
 	a := &app{cfg: cfg, logger: logger, store: store, telemetry: telemetry, now: func() time.Time { return time.Now().UTC() }}
 	a.hub = live.NewHub(logger.With("component", "live"), reg, live.Options{})
+	// After a restart, show where every asset was last seen (as stale)
+	// until the engine places it again.
+	latest, err := telemetry.LatestPositions(ctx, a.now().Add(-lastSeenHorizon))
+	if err != nil {
+		telemetry.Close()
+		return nil, fmt.Errorf("load last known positions: %w", err)
+	}
+	a.hub.Publish(latest)
 	a.history = newHistoryWriter(telemetry, logger.With("component", "history"), reg)
 
 	zoneChanges := prometheus.NewCounter(prometheus.CounterOpts{
@@ -86,6 +94,9 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 	})
 	return a, nil
 }
+
+// lastSeenHorizon is how far back a restart looks for last known positions.
+const lastSeenHorizon = 7 * 24 * time.Hour
 
 // trackerConfig maps the configuration onto the engine's, where a zero
 // means "use the default" and a negative value means "off".

@@ -17,7 +17,7 @@ import (
 // not been kept for a while) and writes it to the telemetry store in
 // batches, off the engine's goroutine.
 type historyWriter struct {
-	store  wardwatch.TelemetryStore
+	store  positionWriter
 	logger *slog.Logger
 
 	mu      sync.Mutex
@@ -36,7 +36,13 @@ const (
 	historyWriteBudget = 10 * time.Second // per batch write
 )
 
-func newHistoryWriter(store wardwatch.TelemetryStore, logger *slog.Logger, reg prometheus.Registerer) *historyWriter {
+// positionWriter is the part of a wardwatch.TelemetryStore the history
+// writer needs.
+type positionWriter interface {
+	WritePositions(ctx context.Context, ps []wardwatch.Position) error
+}
+
+func newHistoryWriter(store positionWriter, logger *slog.Logger, reg prometheus.Registerer) *historyWriter {
 	h := &historyWriter{
 		store:  store,
 		logger: logger,

@@ -31,10 +31,6 @@ func (r *recordingTelemetry) WritePositions(_ context.Context, ps []wardwatch.Po
 	return nil
 }
 
-func (r *recordingTelemetry) Positions(context.Context, wardwatch.PositionQuery) ([]wardwatch.Position, error) {
-	return nil, nil
-}
-
 func TestHistoryWriterThinsPositions(t *testing.T) {
 	t0 := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
 	at := func(sec int, x float64, zone int64) wardwatch.Position {

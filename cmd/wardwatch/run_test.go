@@ -16,6 +16,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wardwatch/wardwatch"
+	"github.com/wardwatch/wardwatch/sim"
+	"github.com/wardwatch/wardwatch/sql"
 )
 
 // demoServer is `wardwatch demo` started through run, on a free loopback
@@ -254,5 +258,47 @@ func TestRunCommands(t *testing.T) {
 	bad := testEnv(dir, map[string]string{"WARDWATCH_DATABASE_DRIVER": "oracle"})
 	if err := run(ctx, []string{"wardwatch", "serve"}, bad, &out, &errOut); err == nil || !strings.Contains(err.Error(), "database.driver") {
 		t.Errorf("serve with a bad driver: %v", err)
+	}
+}
+
+// TestRestartShowsLastKnownPositions: a restarted WardWatch shows each
+// asset where it was last seen, before any gateway has reported again.
+func TestRestartShowsLastKnownPositions(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := LoadConfig("", testEnv(dir, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	logger := newLogger(cfg.Log, io.Discard)
+	store, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := sim.NewHospital().Seed(ctx, store); err != nil {
+		t.Fatal(err)
+	}
+	floors, _ := store.Floors(ctx)
+	assets, _ := store.Assets(ctx)
+	tel, err := sql.OpenTelemetry(ctx, cfg.Telemetry.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := wardwatch.Position{TagID: "ibeacon:x", AssetID: assets[0].ID, FloorID: floors[0].ID,
+		At: wardwatch.Point{X: 3, Y: 4}, Confidence: 0.9, Solver: "centroid", Time: time.Now().UTC().Add(-time.Hour)}
+	if err := tel.WritePositions(ctx, []wardwatch.Position{seen}); err != nil {
+		t.Fatal(err)
+	}
+	tel.Close()
+
+	a, err := newApp(ctx, cfg, store, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	snap := a.hub.Snapshot(floors[0].ID)
+	if len(snap) != 1 || snap[0].AssetID != seen.AssetID || snap[0].At != seen.At {
+		t.Fatalf("snapshot after restart = %+v, want the last known position %+v", snap, seen)
 	}
 }
