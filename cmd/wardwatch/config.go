@@ -238,7 +238,7 @@ func (c Config) validate() error {
 	if c.Tracker.MinDwell < 0 {
 		bad("tracker.min_dwell %s: must not be negative", c.Tracker.MinDwell)
 	}
-	if c.Tracker.ZoneMargin < 0 || c.Tracker.ZoneMargin > 5 {
+	if !(c.Tracker.ZoneMargin >= 0 && c.Tracker.ZoneMargin <= 5) { // also rejects NaN
 		bad("tracker.zone_margin %g: want 0 to 5 metres", c.Tracker.ZoneMargin)
 	}
 	if c.Tracker.StaleAfter < 10*time.Second {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -132,6 +133,7 @@ func TestLoadConfigRejects(t *testing.T) {
 		{"bad driver", map[string]string{"WARDWATCH_DATABASE_DRIVER": "oracle"}, "database.driver"},
 		{"idle beyond max", map[string]string{"WARDWATCH_SESSION_IDLE_TIMEOUT": "24h"}, "session.idle_timeout"},
 		{"tiny body limit", map[string]string{"WARDWATCH_INGEST_MAX_BODY_BYTES": "10"}, "ingest.max_body_bytes"},
+		{"NaN zone margin", map[string]string{"WARDWATCH_TRACKER_ZONE_MARGIN": "NaN"}, "tracker.zone_margin"},
 		{"bad log level", map[string]string{"WARDWATCH_LOG_LEVEL": "loud"}, "log.level"},
 	}
 	for _, tt := range tests {
@@ -146,4 +148,37 @@ func TestLoadConfigMissingFile(t *testing.T) {
 	if _, err := LoadConfig(filepath.Join(t.TempDir(), "nope.yaml"), noEnv); err == nil {
 		t.Fatal("want an error for a missing file")
 	}
+}
+
+// FuzzDecodeConfig feeds arbitrary YAML to the configuration parser and
+// validation: they must return an error or a config, never panic.
+func FuzzDecodeConfig(f *testing.F) {
+	example, err := os.ReadFile(examplePath)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(example)
+	f.Add([]byte("http:\n  addr: 1\n"))
+	f.Add([]byte("tracker: [1, 2]\n"))
+	f.Add([]byte("session:\n  idle_timeout: -5m\n"))
+	f.Add([]byte("&a [*a]"))
+	f.Add([]byte("ingest: {max_body_bytes: 99999999999999999999999}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg := DefaultConfig()
+		if err := decodeConfig(bytes.NewReader(data), &cfg); err != nil {
+			return
+		}
+		_ = cfg.validate()
+	})
+}
+
+// FuzzEnvOverride feeds arbitrary values to every environment override.
+func FuzzEnvOverride(f *testing.F) {
+	f.Add("WARDWATCH_TRACKER_WINDOW", "5s")
+	f.Add("WARDWATCH_HTTP_SECURE_COOKIES", "yes")
+	f.Add("WARDWATCH_INGEST_MAX_BODY_BYTES", "1e9")
+	f.Add("WARDWATCH_TRACKER_ZONE_MARGIN", "NaN")
+	f.Fuzz(func(t *testing.T, key, value string) {
+		_, _ = LoadConfig("", envMap(map[string]string{key: value}))
+	})
 }
