@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test.sh is `make test`: it provisions what the suite needs (PostgreSQL,
-# Chromium), checks formatting, vet and generated code, and runs every test.
+# Chromium, Mosquitto), checks formatting, vet and generated code, and runs every test.
 # Outside CI a dependency it cannot provide is reported and its tests skip;
 # with CI=true a missing dependency fails the run.
 set -uo pipefail
@@ -17,6 +17,12 @@ if dsn=$(scripts/ensure-postgres.sh); then
   echo "PostgreSQL: $dsn"
 else
   missing+=("PostgreSQL (store contract tests on PostgreSQL)")
+fi
+if broker=$(scripts/ensure-mosquitto.sh); then
+  export WARDWATCH_TEST_MOSQUITTO="$broker"
+  echo "Mosquitto: $broker"
+else
+  missing+=("Mosquitto (MQTT collector tests)")
 fi
 if browser=$(scripts/ensure-chromium.sh); then
   export WARDWATCH_TEST_CHROMIUM="$browser"
@@ -48,7 +54,7 @@ step "go test"
 $GO test -count=1 ./... || failed+=("go test")
 
 step "go test -race (concurrent packages)"
-$GO test -count=1 -race ./web/live/ ./tracker/ ./collectors/... ./web/ || failed+=("go test -race")
+$GO test -count=1 -race ./web/live/ ./tracker/... ./collectors/... ./web/ || failed+=("go test -race")
 
 step "summary"
 for m in "${missing[@]}"; do echo "NOT RUN: $m"; done
