@@ -141,8 +141,10 @@ type Asset struct {
 }
 
 // Tag is a radio tag fixed to an asset. Its ID is the tag's stable identity,
-// never a random MAC: "ibeacon:<uuid>:<major>:<minor>", "eddystone:<ns>:<inst>",
-// "epc:<hex>" or "mac:<12 hex>" for a configured static MAC.
+// never a random MAC: "ibeacon:<uuid>:<major>:<minor>", "altbeacon:<40 hex>",
+// "eddystone:<ns>:<inst>", "epc:<hex>", "mac:<12 hex>" for a configured
+// static MAC, or a gateway's own opaque identity ("espresense:<id>",
+// "mqtt_room:<id>") that an admin has assigned.
 type Tag struct {
 	ID      string
 	AssetID int64

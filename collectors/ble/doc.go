@@ -1,7 +1,10 @@
-// Package ble ingests BLE tag sightings from gateways. For now it speaks
-// one protocol: the WardWatch batch format, pushed over HTTP. (MQTT and
-// vendor formats such as Minew and Ingics come later.) FORMAT.md in this
-// directory has the same description with more examples.
+// Package ble ingests BLE tag sightings from gateways: the WardWatch batch
+// format and the Minew JSON-LONG and Ingics formats pushed over HTTP, and
+// the ESPresense, OpenMQTTGateway/Theengs and Home Assistant mqtt_room
+// messages that arrive over MQTT (see package collectors/mqtt), with raw
+// advertisements decoded (iBeacon, AltBeacon, Eddystone UID and TLM).
+// FORMAT.md describes the WardWatch batch format with examples;
+// VENDOR_FORMATS.md the vendor formats, identities and limits.
 //
 // # Endpoint
 //

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -34,6 +35,13 @@ type Sink interface {
 type PushHandlerOptions struct {
 	MaxBodyBytes int64            // largest accepted body; default 1 MiB
 	Now          func() time.Time // clock for receipt times; default time.Now
+
+	// Router handles vendor bodies (Minew JSON-LONG, Ingics text): the
+	// MAC policy, Eddystone-TLM pairing, readings and the collector
+	// metrics; its sink receives their sightings. Nil: a Router over the
+	// handler's sink, without a reading sink or configured MACs, whose
+	// metrics are registered on the handler's registry.
+	Router *Router
 }
 
 // DefaultMaxBodyBytes is the body limit when PushHandlerOptions.MaxBodyBytes
@@ -65,6 +73,7 @@ type pushHandler struct {
 	now       func() time.Time
 	batches   *prometheus.CounterVec
 	sightings *prometheus.CounterVec
+	router    *Router
 }
 
 // NewPushHandler returns the handler for
@@ -84,6 +93,18 @@ type pushHandler struct {
 //	415 {"error":…}                               content type other than JSON / NDJSON, or a Content-Encoding
 //	503 {"error":…}                               the sink (or the gateway lookup) is unavailable
 //	500 {"error":…}                               anything else; details go to the log
+//
+// Besides the WardWatch batch format it accepts two gateway vendors'
+// formats on the same endpoint, parsed by ParseMinewJSONLong and
+// ParseIngics and routed by PushHandlerOptions.Router (RouteFrom: every
+// sighting is the authenticated gateway's, whatever MAC the body names):
+//
+//	Content-Type: application/json, body a JSON array   Minew JSON-LONG
+//	Content-Type: text/plain, lines starting with '$'    Ingics $GPRP / $RSPR lines
+//
+// Their answers have the same shape, with "ignored" counting items dropped
+// on purpose (no stable identity, random or unconfigured MAC). A
+// text/plain body that is not Ingics lines gets 415.
 //
 // It counts wardwatch_ingest_batches_total{result} and
 // wardwatch_ingest_sightings_total{result} on reg (nil: not registered).
@@ -120,6 +141,10 @@ func NewPushHandler(gws GatewayLookup, sink Sink, logger *slog.Logger, reg prome
 	}
 	h.sightings.WithLabelValues(resultAccepted)
 	h.sightings.WithLabelValues(resultRejected)
+	h.router = opt.Router
+	if h.router == nil {
+		h.router = NewRouter(nil, sink, nil, logger, reg, RouterOptions{})
+	}
 	return h
 }
 
@@ -147,6 +172,7 @@ type batchResponse struct {
 	Accepted int         `json:"accepted"`
 	Rejected int         `json:"rejected"`
 	Errors   []ItemError `json:"errors"`
+	Ignored  int         `json:"ignored,omitempty"` // vendor formats: items without a usable identity
 }
 
 type errorResponse struct {
@@ -181,8 +207,9 @@ func (h *pushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ct := r.Header.Get("Content-Type")
-	if parseContentType(ct) == formatUnsupported {
-		h.reject(w, http.StatusUnsupportedMediaType, resultRejected, logKey, "unsupported content type; want application/json or application/x-ndjson", nil)
+	textBody := isTextPlain(ct)
+	if parseContentType(ct) == formatUnsupported && !textBody {
+		h.reject(w, http.StatusUnsupportedMediaType, resultRejected, logKey, msgUnsupportedType, nil)
 		return
 	}
 
@@ -198,11 +225,82 @@ func (h *pushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	switch {
+	case textBody:
+		if firstNonSpace(body) != '$' {
+			h.reject(w, http.StatusUnsupportedMediaType, resultRejected, logKey, msgUnsupportedType, nil)
+			return
+		}
+		h.serveVendor(w, r, gw, logKey, FormatIngics, body)
+		return
+	case parseContentType(ct) == formatJSON && firstNonSpace(body) == '[':
+		h.serveVendor(w, r, gw, logKey, FormatMinewJSONLong, body)
+		return
+	}
+
 	accepted, itemErrs, err := ParseBatch(body, ct, gw, h.now())
 	if err != nil {
 		h.reject(w, http.StatusBadRequest, resultRejected, logKey, wardwatch.ErrorMessage(err), nil)
 		return
 	}
+	h.answer(w, r, logKey, len(accepted), itemErrs, 0, func() (int, error) {
+		if len(accepted) == 0 {
+			return 0, nil
+		}
+		return len(accepted), h.sink.Submit(r.Context(), accepted)
+	})
+}
+
+// msgUnsupportedType is the 415 answer for a content type we do not speak.
+const msgUnsupportedType = "unsupported content type; want application/json, application/x-ndjson or text/plain (Ingics lines)"
+
+// isTextPlain reports whether a Content-Type is text/plain (parameters
+// ignored).
+func isTextPlain(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == "text/plain"
+}
+
+// firstNonSpace returns the first byte of body that is not JSON
+// whitespace, or 0.
+func firstNonSpace(body []byte) byte {
+	for _, c := range body {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		}
+		return c
+	}
+	return 0
+}
+
+// serveVendor answers a Minew JSON-LONG or Ingics body from gateway gw.
+func (h *pushHandler) serveVendor(w http.ResponseWriter, r *http.Request, gw wardwatch.Gateway, logKey string, format Format, body []byte) {
+	now := h.now()
+	var (
+		p   Parsed
+		err error
+	)
+	if format == FormatIngics {
+		p, err = ParseIngics(body, now)
+	} else {
+		p, err = ParseMinewJSONLong(body, now)
+	}
+	if err != nil {
+		h.reject(w, http.StatusBadRequest, resultRejected, logKey, wardwatch.ErrorMessage(err), nil)
+		return
+	}
+	h.answer(w, r, logKey, len(p.Observations), p.Errors, len(p.Skipped), func() (int, error) {
+		res, err := h.router.RouteFrom(r.Context(), gw, p, now)
+		return res.Sightings, err
+	})
+}
+
+// answer finishes a parsed batch: candidates is the number of items that
+// passed parsing, itemErrs the rejected ones, ignored the ones dropped on
+// purpose; submit hands the candidates on and returns how many were
+// accepted.
+func (h *pushHandler) answer(w http.ResponseWriter, r *http.Request, logKey string, candidates int, itemErrs []ItemError, ignored int, submit func() (int, error)) {
 	h.sightings.WithLabelValues(resultRejected).Add(float64(len(itemErrs)))
 	shown := itemErrs
 	if len(shown) > maxErrorsInResponse {
@@ -211,37 +309,36 @@ func (h *pushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if shown == nil {
 		shown = []ItemError{}
 	}
-	if len(accepted) == 0 && len(itemErrs) > 0 {
+	if candidates == 0 && len(itemErrs) > 0 {
 		reason := "no usable sightings in the batch"
 		h.log.Warn("ingest: batch rejected", "gateway", logKey, "reason", reason, "rejected", len(itemErrs), "first_error", itemErrs[0].Reason)
 		h.batches.WithLabelValues(resultRejected).Inc()
-		writeJSON(w, http.StatusBadRequest, batchResponse{Error: reason, Rejected: len(itemErrs), Errors: shown})
+		writeJSON(w, http.StatusBadRequest, batchResponse{Error: reason, Rejected: len(itemErrs), Errors: shown, Ignored: ignored})
 		return
 	}
 
-	if len(accepted) > 0 {
-		if err := h.sink.Submit(ctx, accepted); err != nil {
-			if wardwatch.ErrorCode(err) == wardwatch.EUNAVAILABLE {
-				h.log.Warn("ingest: sink unavailable", "gateway", logKey, "sightings", len(accepted), "err", err)
-				h.batches.WithLabelValues(resultUnavailable).Inc()
-				w.Header().Set("Retry-After", "1")
-				writeJSON(w, http.StatusServiceUnavailable, errorResponse{Error: "Service temporarily unavailable; retry later."})
-				return
-			}
-			h.log.Error("ingest: submitting sightings failed", "gateway", logKey, "sightings", len(accepted), "err", err)
-			h.batches.WithLabelValues(resultError).Inc()
-			writeJSON(w, http.StatusInternalServerError, errorResponse{Error: "Internal error."})
+	accepted, err := submit()
+	if err != nil {
+		if wardwatch.ErrorCode(err) == wardwatch.EUNAVAILABLE {
+			h.log.Warn("ingest: sink unavailable", "gateway", logKey, "sightings", candidates, "err", err)
+			h.batches.WithLabelValues(resultUnavailable).Inc()
+			w.Header().Set("Retry-After", "1")
+			writeJSON(w, http.StatusServiceUnavailable, errorResponse{Error: "Service temporarily unavailable; retry later."})
 			return
 		}
+		h.log.Error("ingest: submitting sightings failed", "gateway", logKey, "sightings", candidates, "err", err)
+		h.batches.WithLabelValues(resultError).Inc()
+		writeJSON(w, http.StatusInternalServerError, errorResponse{Error: "Internal error."})
+		return
 	}
-	h.sightings.WithLabelValues(resultAccepted).Add(float64(len(accepted)))
+	h.sightings.WithLabelValues(resultAccepted).Add(float64(accepted))
 	if len(itemErrs) > 0 {
 		h.batches.WithLabelValues(resultPartial).Inc()
-		h.log.Debug("ingest: batch partly rejected", "gateway", logKey, "accepted", len(accepted), "rejected", len(itemErrs), "first_error", itemErrs[0].Reason)
+		h.log.Debug("ingest: batch partly rejected", "gateway", logKey, "accepted", accepted, "rejected", len(itemErrs), "first_error", itemErrs[0].Reason)
 	} else {
 		h.batches.WithLabelValues(resultAccepted).Inc()
 	}
-	writeJSON(w, http.StatusAccepted, batchResponse{Accepted: len(accepted), Rejected: len(itemErrs), Errors: shown})
+	writeJSON(w, http.StatusAccepted, batchResponse{Accepted: accepted, Rejected: len(itemErrs), Errors: shown, Ignored: ignored + (candidates - accepted)})
 }
 
 // authenticate resolves the gateway and checks the bearer token. On failure
