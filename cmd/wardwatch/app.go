@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/wardwatch/wardwatch"
 	"github.com/wardwatch/wardwatch/collectors/ble"
+	"github.com/wardwatch/wardwatch/collectors/mqtt"
 	"github.com/wardwatch/wardwatch/sql"
 	"github.com/wardwatch/wardwatch/tracker"
 	"github.com/wardwatch/wardwatch/web"
@@ -33,6 +35,7 @@ type app struct {
 	runner    *tracker.Runner
 	history   *historyWriter
 	handler   http.Handler
+	mqtt      *mqtt.Subscriber // nil when MQTT is off
 	now       func() time.Time
 }
 
@@ -76,9 +79,22 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 	})
 	registerTrackerMetrics(reg, a.runner)
 
+	// One router for every gateway format, pushed or published: it resolves
+	// gateway keys, applies the MAC policy and feeds the engine.
+	router := ble.NewRouter(store, a.runner, nil, logger.With("component", "collector"), reg, ble.RouterOptions{
+		AllowMAC: configuredMACs(site.Tags),
+	})
 	ingest := ble.NewPushHandler(store, a.runner, logger.With("component", "ingest"), reg, ble.PushHandlerOptions{
 		MaxBodyBytes: cfg.Ingest.MaxBodyBytes,
+		Router:       router,
 	})
+	if cfg.MQTT.Broker != "" {
+		a.mqtt, err = newMQTTSubscriber(cfg.MQTT, router, logger.With("component", "mqtt"), reg)
+		if err != nil {
+			telemetry.Close()
+			return nil, err
+		}
+	}
 	a.handler = web.NewServer(web.Config{
 		Logger:        logger.With("component", "web"),
 		Store:         store,
@@ -112,6 +128,55 @@ func trackerConfig(c TrackerConfig) tracker.Config {
 		MinDwell:   time.Duration(off(float64(c.MinDwell))),
 		ZoneMargin: off(c.ZoneMargin),
 	}
+}
+
+// configuredMACs returns the MAC policy of the collectors: a MAC-derived
+// identity counts only when an admin configured it as a tag.
+func configuredMACs(tags []wardwatch.Tag) func(string) bool {
+	macs := make(map[string]bool)
+	for _, t := range tags {
+		if strings.HasPrefix(t.ID, "mac:") {
+			macs[t.ID] = true
+		}
+	}
+	return func(id string) bool { return macs[id] } // read-only: safe for concurrent use
+}
+
+// newMQTTSubscriber subscribes to the site's broker and routes every message
+// through the collectors' router, reading each in the configured format or
+// the one its topic implies.
+func newMQTTSubscriber(cfg MQTTConfig, router *ble.Router, logger *slog.Logger, reg prometheus.Registerer) (*mqtt.Subscriber, error) {
+	format := ble.Format(cfg.Format)
+	handle := func(ctx context.Context, m mqtt.Message) {
+		if m.Retained {
+			return // the broker's stored copy of an old message: not a new sighting
+		}
+		f := format
+		if cfg.Format == "auto" {
+			var ok bool
+			if f, ok = ble.DetectFormat(m.Topic); !ok {
+				logger.Debug("mqtt message on a topic of no known format", "topic", m.Topic)
+				return
+			}
+		}
+		if _, err := router.Handle(ctx, f, m.Topic, m.Payload, m.Received.UTC()); err != nil && ctx.Err() == nil {
+			logger.Debug("mqtt message rejected", "topic", m.Topic, "err", err)
+		}
+	}
+	sub, err := mqtt.NewSubscriber(mqtt.Config{
+		Broker:   cfg.Broker,
+		ClientID: cfg.ClientID,
+		Username: cfg.Username,
+		Password: cfg.Password,
+		CAFile:   cfg.CAFile,
+		CertFile: cfg.CertFile,
+		KeyFile:  cfg.KeyFile,
+		Topics:   cfg.TopicList(),
+	}, handle, logger, reg)
+	if err != nil {
+		return nil, fmt.Errorf("mqtt: %w", err)
+	}
+	return sub, nil
 }
 
 // loadSite reads what the location engine needs from the config store.
@@ -178,6 +243,9 @@ func (a *app) serve(ctx context.Context, ln net.Listener, extra ...func(context.
 		defer cancel()
 		return srv.Shutdown(shutdownCtx)
 	})
+	if a.mqtt != nil {
+		g.Go(func() error { return a.mqtt.Run(ctx) })
+	}
 	for _, loop := range extra {
 		g.Go(func() error { return loop(ctx) })
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/wardwatch/wardwatch/collectors/ble"
 )
 
 // Config is WardWatch's whole configuration. Every key is documented, with
@@ -24,6 +26,7 @@ type Config struct {
 	Session   SessionConfig   `yaml:"session"`
 	Tracker   TrackerConfig   `yaml:"tracker"`
 	Ingest    IngestConfig    `yaml:"ingest"`
+	MQTT      MQTTConfig      `yaml:"mqtt"`
 	Demo      DemoConfig      `yaml:"demo"`
 	Log       LogConfig       `yaml:"log"`
 }
@@ -68,6 +71,31 @@ type IngestConfig struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 }
 
+// MQTTConfig connects WardWatch to the site's MQTT broker, where gateways
+// publish sightings. An empty Broker turns MQTT off.
+type MQTTConfig struct {
+	Broker   string `yaml:"broker"`
+	ClientID string `yaml:"client_id"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	CAFile   string `yaml:"ca_file"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	Topics   string `yaml:"topics"`
+	Format   string `yaml:"format"`
+}
+
+// TopicList is Topics split at commas, blanks dropped.
+func (c MQTTConfig) TopicList() []string {
+	var topics []string
+	for _, t := range strings.Split(c.Topics, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			topics = append(topics, t)
+		}
+	}
+	return topics
+}
+
 // DemoConfig tunes the simulated hospital of `wardwatch demo`.
 type DemoConfig struct {
 	Seed         int64         `yaml:"seed"`
@@ -95,6 +123,11 @@ func DefaultConfig() Config {
 			StaleAfter: 2 * time.Minute,
 		},
 		Ingest: IngestConfig{MaxBodyBytes: 1 << 20},
+		MQTT: MQTTConfig{
+			ClientID: "wardwatch",
+			Topics:   "espresense/devices/+/+,home/+/BTtoMQTT/+",
+			Format:   "auto",
+		},
 		Demo:   DemoConfig{Seed: 1, PushInterval: time.Second},
 		Log:    LogConfig{Level: "info", Format: "text"},
 	}
@@ -246,6 +279,17 @@ func (c Config) validate() error {
 	}
 	if c.Ingest.MaxBodyBytes < 1024 || c.Ingest.MaxBodyBytes > 64<<20 {
 		bad("ingest.max_body_bytes %d: want 1024 to 67108864", c.Ingest.MaxBodyBytes)
+	}
+	if c.MQTT.Broker != "" {
+		if c.MQTT.ClientID == "" {
+			bad("mqtt.client_id is empty")
+		}
+		if len(c.MQTT.TopicList()) == 0 {
+			bad("mqtt.topics is empty")
+		}
+	}
+	if f := ble.Format(c.MQTT.Format); c.MQTT.Format != "auto" && !f.Valid() {
+		bad("mqtt.format %q: want auto, espresense, theengs, mqtt_room, minew_json_long, ingics or wardwatch", c.MQTT.Format)
 	}
 	if c.Demo.PushInterval < 100*time.Millisecond {
 		bad("demo.push_interval %s: want at least 100ms", c.Demo.PushInterval)
