@@ -128,8 +128,8 @@ func DefaultConfig() Config {
 			Topics:   "espresense/devices/+/+,home/+/BTtoMQTT/+",
 			Format:   "auto",
 		},
-		Demo:   DemoConfig{Seed: 1, PushInterval: time.Second},
-		Log:    LogConfig{Level: "info", Format: "text"},
+		Demo: DemoConfig{Seed: 1, PushInterval: time.Second},
+		Log:  LogConfig{Level: "info", Format: "text"},
 	}
 }
 
