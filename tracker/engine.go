@@ -10,12 +10,25 @@
 // A fix is made in stages, each in its own file so that a stage can be
 // swapped without touching the others:
 //
-//  1. link.go:  per (tag, gateway) link, the median RSSI of the samples in
-//     the window, and the log-distance model that turns it into metres;
-//  2. floor.go: the floor classifier, which runs before the x,y solve;
-//  3. solve.go: the x,y solver (weighted centroid, or the nearest gateway)
-//     and the confidence of the fix;
-//  4. zone.go:  the zone decision, with a margin and a minimum dwell.
+//  1. link.go:        per (tag, gateway) link, a robust RSSI over the window
+//     (median, samples beyond k·MAD dropped, mean of the rest), corrected
+//     for the gateway's sensitivity (readings near it are heard only when
+//     strong) and receive offset; the log-distance model with per-gateway
+//     calibration and per-tag transmit power;
+//  2. floor.go:       the floor classifier, which runs before the x,y
+//     solve, with hysteresis and stairs/lift transition zones;
+//  3. solve.go:       the x,y solver (robust Levenberg–Marquardt on the
+//     log-distance model, weighted-centroid fallback, nearest gateway for
+//     one or two links), the fix's covariance from geometry and residuals;
+//     fingerprint.go blends in an optional radio-map fix;
+//  4. kalman.go:      an interacting-multiple-model filter per tag over two
+//     constant-velocity Kalman filters (parked and walking, with a speed
+//     limit) fed by a long-window and a short-window fix, behind a motion
+//     gate; the filtered position is what the engine publishes, with a
+//     confidence from its covariance;
+//  5. zone.go:        the zone decision on the filtered position, with a
+//     margin, a minimum dwell (longer for a settled tag) and room anchors;
+//  6. state.go:       moving, stationary, stale and missing.
 package tracker
 
 import (
@@ -24,7 +37,6 @@ import (
 	"time"
 
 	"github.com/wardwatch/wardwatch"
-	"github.com/wardwatch/wardwatch/floorplan"
 )
 
 // RSSI bounds of a plausible sighting, in dBm.
@@ -34,30 +46,100 @@ const (
 )
 
 // Config tunes the engine. New fills zero fields with DefaultConfig's values.
-// MinDwell, ZoneMargin and FloorHysteresis take a negative value to mean
-// "none" (zero would select the default).
+// Fields documented as taking a negative value for "none" or "off" do so
+// because zero selects the default.
 type Config struct {
 	Window          time.Duration // per-link RSSI window: only sightings newer than now-Window count
+	FirstFix        time.Duration // a tag first heard gets its first position once it has been heard for this long; negative: at once
+	MotionWindow    time.Duration // the shorter window of the fix that tells whether the tag moves, and follows it when it does
 	MaxGateways     int           // use the k strongest links on the chosen floor
-	MinDwell        time.Duration // a new zone must hold this long before a ZoneChange is emitted
-	ZoneMargin      float64       // metres: to leave the current zone the position must be this far outside it
-	FloorHysteresis float64       // dB: another floor must beat the current one by this much in mean RSSI of its best links
+	MinDwell        time.Duration // a new zone must hold this long before a ZoneChange is emitted; negative: none
+	StationaryDwell time.Duration // …or this long for a settled tag (parked near one spot, see zone.go); negative: MinDwell
+	ZoneMargin      float64       // metres: to leave the current zone the position must be this far outside it; negative: none
+	FloorHysteresis float64       // dB: another floor must beat the current one by this much in mean RSSI of its best links; negative: none
 	DefaultRSSIAt1m float64       // dBm, used when neither gateway nor tag provides one
 	DefaultPathLoss float64       // path-loss exponent used when the gateway has none
-	Forget          time.Duration // drop a tag's link state after this silence; its last Position stays the caller's business
+	Forget          time.Duration // drop a link's samples after this silence (the tag's last position is kept until it goes missing)
+
+	// Link filter.
+	OutlierK   float64 // drop samples more than OutlierK robust standard deviations (1.4826·MAD) from the window's median; negative: keep all (plain median)
+	RSSINoise  float64 // dB: standard deviation of one RSSI sample, assumed until a link's own spread is known
+	ModelNoise float64 // dB: error of the path-loss model that averaging does not remove (shadowing, orientation)
+	TagHeight  float64 // metres above the floor tags are carried at, for the height of ceiling gateways (Gateway.Z > 0); negative: on the floor
+
+	// OffsetSigma, when positive, lets each fit estimate a common offset
+	// of all of a tag's readings (dB), such as a tag transmitting weaker
+	// than its profile or walls between it and every gateway, with this
+	// prior standard deviation around the tag's smoothed offset. It costs
+	// some precision where the path-loss model holds and buys much where
+	// it does not (walls, uncalibrated tags). 0: off.
+	OffsetSigma float64
+
+	// Sensitivity is the weakest RSSI a gateway reports, in dBm: a link
+	// whose readings hover near it is heard only when the signal happens
+	// to be strong, and its mean reads too strong (the tag looks closer
+	// than it is). The engine corrects such links as a normal distribution
+	// truncated at Sensitivity. 0: learn each gateway's from the weakest
+	// RSSI it has reported (once it has reported sensitivityLearn
+	// sightings); below -130: no correction.
+	Sensitivity float64
+
+	// Floors.
+	FloorOverride         float64       // dB: away from stairs and lifts, another floor must beat the current one by this much…
+	FloorSustain          time.Duration // …for this long, before the tag changes floor
+	FloorTransitionMargin float64       // metres: "near" a stairs or lift zone; negative: inside only
+
+	// Kalman filter.
+	ProcessNoise float64       // m²/s³: spectral density of the white-noise acceleration of a walking tag
+	MaxSpeed     float64       // m/s: the filtered speed is clamped to this
+	Gate         float64       // squared Mahalanobis distance beyond which a fix is an outlier and down-weighted; negative: no gate
+	Reacquire    time.Duration // outlier fixes for this long reset the filter to the newest fix
+
+	// States.
+	MovingSpeed     float64       // m/s: a stationary tag whose filtered speed exceeds this is moving
+	StationarySpeed float64       // m/s: a moving tag whose filtered speed drops below this is stationary
+	StaleAfter      time.Duration // no sighting for this long: one stale Position; negative: never
+	MissingAfter    time.Duration // no sighting for this long: one missing Position, then the tag is forgotten; negative: never
+
+	// Room anchors.
+	AnchorRange float64 // metres: a room anchor that is the tag's strongest link, at most this far (horizontally), decides its room; negative: anchors off
 }
 
 // DefaultConfig returns the engine's defaults.
 func DefaultConfig() Config {
 	return Config{
 		Window:          4 * time.Second,
-		MaxGateways:     4,
-		MinDwell:        3 * time.Second,
-		ZoneMargin:      0.5,
+		MotionWindow:    2 * time.Second,
+		FirstFix:        time.Second,
+		MaxGateways:     8,
+		MinDwell:        2 * time.Second,
+		StationaryDwell: 15 * time.Second,
+		ZoneMargin:      0.3,
 		FloorHysteresis: 4,
 		DefaultRSSIAt1m: -59,
 		DefaultPathLoss: 2.5,
 		Forget:          10 * time.Minute,
+
+		OutlierK:   2.5,
+		RSSINoise:  4.5,
+		ModelNoise: 1.5,
+		TagHeight:  1,
+
+		FloorOverride:         10,
+		FloorSustain:          20 * time.Second,
+		FloorTransitionMargin: 3,
+
+		ProcessNoise: 0.3,
+		MaxSpeed:     2,
+		Gate:         9.21, // χ² with 2 degrees of freedom, 99 %
+		Reacquire:    6 * time.Second,
+
+		MovingSpeed:     0.5,
+		StationarySpeed: 0.25,
+		StaleAfter:      2 * time.Minute,
+		MissingAfter:    24 * time.Hour,
+
+		AnchorRange: 1.5,
 	}
 }
 
@@ -65,33 +147,75 @@ func DefaultConfig() Config {
 // defaults and negative "none" values turned into zero.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.Window <= 0 {
-		c.Window = d.Window
+	dur := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
 	}
+	durNone := func(v *time.Duration, def time.Duration) {
+		switch {
+		case *v == 0:
+			*v = def
+		case *v < 0:
+			*v = 0
+		}
+	}
+	pos := func(v *float64, def float64) { // must be a finite positive value
+		if !(*v > 0) || math.IsInf(*v, 0) {
+			*v = def
+		}
+	}
+	dur(&c.Window, d.Window)
+	dur(&c.MotionWindow, d.MotionWindow)
+	durNone(&c.FirstFix, d.FirstFix)
+	c.FirstFix = min(c.FirstFix, c.Window)
+	c.MotionWindow = min(c.MotionWindow, c.Window)
 	if c.MaxGateways <= 0 {
 		c.MaxGateways = d.MaxGateways
 	}
-	switch {
-	case c.MinDwell == 0:
-		c.MinDwell = d.MinDwell
-	case c.MinDwell < 0:
-		c.MinDwell = 0
-	}
+	durNone(&c.MinDwell, d.MinDwell)
+	durNone(&c.StationaryDwell, d.StationaryDwell)
 	c.ZoneMargin = orNone(c.ZoneMargin, d.ZoneMargin)
 	c.FloorHysteresis = orNone(c.FloorHysteresis, d.FloorHysteresis)
 	if c.DefaultRSSIAt1m == 0 || !finite(c.DefaultRSSIAt1m) {
 		c.DefaultRSSIAt1m = d.DefaultRSSIAt1m
 	}
-	if !(c.DefaultPathLoss > 0) || math.IsInf(c.DefaultPathLoss, 0) {
-		c.DefaultPathLoss = d.DefaultPathLoss
+	pos(&c.DefaultPathLoss, d.DefaultPathLoss)
+	dur(&c.Forget, d.Forget)
+
+	c.OutlierK = orNone(c.OutlierK, d.OutlierK)
+	pos(&c.RSSINoise, d.RSSINoise)
+	if !finite(c.Sensitivity) || c.Sensitivity > 0 {
+		c.Sensitivity = 0
 	}
-	if c.Forget <= 0 {
-		c.Forget = d.Forget
+	if !(c.OffsetSigma > 0) || math.IsInf(c.OffsetSigma, 0) {
+		c.OffsetSigma = 0
 	}
+	pos(&c.ModelNoise, d.ModelNoise)
+	c.TagHeight = orNone(c.TagHeight, d.TagHeight)
+
+	pos(&c.FloorOverride, d.FloorOverride)
+	dur(&c.FloorSustain, d.FloorSustain)
+	c.FloorTransitionMargin = orNone(c.FloorTransitionMargin, d.FloorTransitionMargin)
+
+	pos(&c.ProcessNoise, d.ProcessNoise)
+	pos(&c.MaxSpeed, d.MaxSpeed)
+	c.Gate = orNone(c.Gate, d.Gate)
+	dur(&c.Reacquire, d.Reacquire)
+
+	pos(&c.MovingSpeed, d.MovingSpeed)
+	pos(&c.StationarySpeed, d.StationarySpeed)
+	if c.StationarySpeed > c.MovingSpeed {
+		c.StationarySpeed = c.MovingSpeed
+	}
+	durNone(&c.StaleAfter, d.StaleAfter)
+	durNone(&c.MissingAfter, d.MissingAfter)
+	c.AnchorRange = orNone(c.AnchorRange, d.AnchorRange)
 	return c
 }
 
-// orNone returns def for 0 (or NaN), 0 for a negative v, and v otherwise.
+// orNone returns def for 0 (or NaN, or +Inf), 0 for a negative v, and v
+// otherwise.
 func orNone(v, def float64) float64 {
 	switch {
 	case v == 0 || math.IsNaN(v):
@@ -114,6 +238,10 @@ type Site struct {
 	Zones    []wardwatch.Zone
 	Gateways []wardwatch.Gateway
 	Tags     []wardwatch.Tag
+
+	// Fingerprints, when not nil, is a radio map recorded by a survey: its
+	// fixes are blended with the ranging fixes by their confidence.
+	Fingerprints Fingerprinter
 }
 
 // Output is what one Update produces.
@@ -128,7 +256,11 @@ type Stats struct {
 	UnknownTag     uint64 // sightings of tags not in the Site
 	UnknownGateway uint64 // sightings from gateways not in the Site
 	Invalid        uint64 // sightings with an impossible RSSI or timestamp
-	Tags           int    // tags with link state (heard within Forget)
+	Tags           int    // tags tracked: heard, and not missing yet
+
+	Fallbacks  uint64 // fixes where the LM solve failed and the weighted centroid stood in
+	Outliers   uint64 // fixes the Kalman filter's motion gate down-weighted
+	Reacquired uint64 // Kalman filters reset after a run of outliers
 }
 
 // floorInfo is a floor's size, for clamping.
@@ -136,32 +268,96 @@ type floorInfo struct {
 	width, height float64
 }
 
+// floorInset keeps clamped positions this far inside the floor's edge, in
+// metres, so that a zone drawn up to the edge of the plan still holds
+// them (a point on a polygon's edge may count as outside).
+const floorInset = 0.01
+
+// clamp moves p to the nearest point of the floor, floorInset inside its
+// edges.
+func (f floorInfo) clamp(p wardwatch.Point) wardwatch.Point {
+	in := min(floorInset, f.width/2, f.height/2)
+	return wardwatch.Point{X: min(max(p.X, in), f.width-in), Y: min(max(p.Y, in), f.height-in)}
+}
+
 // gatewayInfo is a gateway as the engine uses it.
 type gatewayInfo struct {
-	id       int64
-	floorID  int64
-	at       wardwatch.Point
-	rssiAt1m float64 // 0: not calibrated
-	pathLoss float64 // 0: not calibrated
+	id           int64
+	floorID      int64
+	at           wardwatch.Point
+	z            float64 // mounting height, m; 0: unknown (level with the tags)
+	rssiAt1m     float64 // 0: not calibrated
+	pathLoss     float64 // 0: not calibrated
+	rxOffset     float64 // dB added to every RSSI
+	anchorZoneID int64   // room anchor of this zone; 0: none
+
+	// What the gateway has reported so far, for its sensitivity.
+	weakest float64 // dBm: the weakest RSSI heard
+	heard   uint64  // sightings heard
 }
+
+// knownTag is a tag of the Site: its ID (the Site's string, shared by the
+// tag's state) and its asset.
+type knownTag struct {
+	id    string
+	asset int64
+}
+
+// Reported states of a silent tag.
+const (
+	reportedNone uint8 = iota
+	reportedStale
+	reportedMissing
+)
 
 // tagState is everything the engine remembers about one tag.
 type tagState struct {
 	id        string
 	assetID   int64
 	txPower   float64 // newest advertised RSSI at 1 m; 0 when never advertised
+	base      int64   // unix ms: the origin of the links' sample times
 	lastHeard int64   // unix ns of the newest sighting
 	heard     bool    // heard since the previous Update
+	reported  uint8   // reportedStale or reportedMissing once emitted for the current silence
 	links     []link
 
-	// Fix state.
-	fixed     bool  // has had a fix
-	hasFloor  bool  // floorID is a floor of the site
-	floorID   int64 // floor of the last fix
+	// Last published fix.
+	fixed    bool // has had a fix
+	hasFloor bool // floorID is a floor of the site
+	floorID  int64
+	at       wardwatch.Point
+	conf     float64
+	solver   string
+	state    wardwatch.TagState
+
+	// Zone decision.
 	zoneID    int64 // confirmed zone, 0 for none
 	candSet   bool  // a different zone is waiting out the dwell
 	cand      int64
 	candSince int64 // unix ns of the first fix in cand
+
+	// Where the tag has stayed (see settled).
+	settleSet   bool
+	settle      wardwatch.Point
+	settleSince int64 // unix ns
+	settleN     int   // fixes averaged into settle, at most settleAverage
+	awaySet     bool  // the tag is farther than settleRadius from settle…
+	awaySince   int64 // …since this time, unix ns
+	movingSet   bool  // the tag has been moving…
+	movingSince int64 // …since this time, unix ns
+
+	// Floor decision.
+	floorCandSet   bool // another floor is winning by FloorOverride
+	floorCand      int64
+	floorCandSince int64 // unix ms
+
+	offset float64 // dB: the smoothed common offset of the tag's readings (Config.OffsetSigma)
+
+	// Temporal filter, on floorID.
+	kfOn         bool
+	kf           imm
+	outlierSet   bool    // the latest fixes failed the gate…
+	outlierSince float64 // …since this time, unix ms
 }
 
 // Engine turns sightings into positions. It is not safe for concurrent use;
@@ -171,64 +367,83 @@ type Engine struct {
 	floors   map[int64]floorInfo
 	gateways map[int64]*gatewayInfo
 	zones    zoneIndex
-	known    map[string]int64 // tag ID → asset ID
+	known    map[string]knownTag
 	tags     map[string]*tagState
 	heard    []*tagState // tags heard since the previous Update, in order of first sighting
 	stats    Stats
-	solve    solver
+	fp       Fingerprinter
 
 	// Scratch space reused by Update.
-	fixes  []rangeFix
-	floorS []floorScore
+	fixes      []rangeFix
+	fixesShort []rangeFix
+	floorS     []floorScore
+	fpRSSI     map[int64]float64
+	silent     []wardwatch.Position
+	waiting    []*tagState
 }
 
 // New returns an engine for site. Zero fields of cfg take DefaultConfig's
 // values.
 func New(cfg Config, site Site) *Engine {
 	e := &Engine{
-		cfg:   cfg.withDefaults(),
-		tags:  make(map[string]*tagState),
-		solve: weightedCentroid,
+		cfg:  cfg.withDefaults(),
+		tags: make(map[string]*tagState),
 	}
 	e.SetSite(site)
 	return e
 }
 
 // SetSite reconfigures the engine. Tags that are still in site keep their
-// state (links, floor, zone, pending dwell); links to gateways that are gone
-// are dropped, and tags that are gone are forgotten.
+// state (links, floor, zone, pending dwell, filter); links to gateways that
+// are gone are dropped, and tags that are gone are forgotten.
 func (e *Engine) SetSite(site Site) {
 	e.floors = make(map[int64]floorInfo, len(site.Floors))
 	for _, f := range site.Floors {
-		e.floors[f.ID] = floorInfo{width: f.Width, height: f.Height}
+		w, h := f.Width, f.Height
+		if !finite(w) || !finite(h) || w < 0 || h < 0 {
+			w, h = 0, 0 // no usable size: nothing to clamp to
+		}
+		e.floors[f.ID] = floorInfo{width: w, height: h}
 	}
+	old := e.gateways
 	e.gateways = make(map[int64]*gatewayInfo, len(site.Gateways))
 	for _, g := range site.Gateways {
 		if _, ok := e.floors[g.FloorID]; !ok || !finite(g.At.X) || !finite(g.At.Y) {
 			continue
 		}
-		gi := &gatewayInfo{id: g.ID, floorID: g.FloorID, at: g.At}
+		gi := &gatewayInfo{id: g.ID, floorID: g.FloorID, at: g.At, anchorZoneID: g.AnchorZoneID}
 		if finite(g.RSSIAt1m) && g.RSSIAt1m != 0 {
 			gi.rssiAt1m = g.RSSIAt1m
 		}
 		if g.PathLossExponent > 0 && !math.IsInf(g.PathLossExponent, 0) {
-			gi.pathLoss = g.PathLossExponent
+			// Below 1 the model is nonsense (and 1e-300 overflows it).
+			gi.pathLoss = max(g.PathLossExponent, 1)
+		}
+		if finite(g.RxOffset) && math.Abs(g.RxOffset) <= 60 {
+			gi.rxOffset = g.RxOffset
+		}
+		if finite(g.Z) && g.Z > 0 && g.Z < 100 {
+			gi.z = g.Z
+		}
+		if o, ok := old[g.ID]; ok { // keep what it has reported
+			gi.weakest, gi.heard = o.weakest, o.heard
 		}
 		e.gateways[g.ID] = gi
 	}
 	e.zones = newZoneIndex(site.Zones, e.floors)
-	e.known = make(map[string]int64, len(site.Tags))
+	e.known = make(map[string]knownTag, len(site.Tags))
 	for _, t := range site.Tags {
-		e.known[t.ID] = t.AssetID
+		e.known[t.ID] = knownTag{id: t.ID, asset: t.AssetID}
 	}
+	e.fp = site.Fingerprints
 
 	for id, ts := range e.tags {
-		asset, ok := e.known[id]
+		k, ok := e.known[id]
 		if !ok {
 			delete(e.tags, id)
 			continue
 		}
-		ts.assetID = asset
+		ts.assetID = k.asset
 		ts.links = slices.DeleteFunc(ts.links, func(l link) bool {
 			_, ok := e.gateways[l.gateway]
 			return !ok
@@ -236,6 +451,7 @@ func (e *Engine) SetSite(site Site) {
 		if _, ok := e.floors[ts.floorID]; !ok {
 			// Its floor is gone: the next fix chooses a floor afresh.
 			ts.hasFloor = false
+			ts.kfOn = false
 		}
 	}
 	e.heard = slices.DeleteFunc(e.heard, func(ts *tagState) bool { return e.tags[ts.id] != ts })
@@ -246,6 +462,7 @@ func (e *Engine) SetSite(site Site) {
 // unrepresentable (Invalid), when the gateway is unknown (UnknownGateway), or
 // when the tag is unknown (UnknownTag), checked in that order. An advertised
 // TxPower that is not a finite value in [-130, 0) is treated as absent.
+// Sample times are kept to the millisecond.
 // In the steady state (link already known) Observe does not allocate.
 func (e *Engine) Observe(s wardwatch.Sighting) bool {
 	if !(s.RSSI >= minRSSI && s.RSSI <= maxRSSI) { // false for NaN too
@@ -257,24 +474,40 @@ func (e *Engine) Observe(s wardwatch.Sighting) bool {
 		e.stats.Invalid++
 		return false
 	}
-	if _, ok := e.gateways[s.GatewayID]; !ok {
+	g, ok := e.gateways[s.GatewayID]
+	if !ok {
 		e.stats.UnknownGateway++
 		return false
 	}
+	ms := t / int64(time.Millisecond)
 	ts, ok := e.tags[s.TagID]
 	if !ok {
-		asset, known := e.known[s.TagID]
+		k, known := e.known[s.TagID]
 		if !known {
 			e.stats.UnknownTag++
 			return false
 		}
-		ts = &tagState{id: s.TagID, assetID: asset}
-		e.tags[s.TagID] = ts
+		ts = &tagState{id: k.id, assetID: k.asset, base: ms}
+		e.tags[k.id] = ts
 	}
 	e.stats.Accepted++
 
-	l := ts.link(s.GatewayID)
-	l.add(t, s.RSSI)
+	rel := ms - ts.base
+	switch {
+	case rel >= relMax: // the tag has lived for weeks: move its time base
+		for i := range ts.links {
+			ts.links[i].shift(rel)
+		}
+		ts.base += rel
+		rel = 0
+	case rel < relMin:
+		rel = relMin
+	}
+	ts.link(s.GatewayID).add(int32(rel), s.RSSI)
+	if g.heard == 0 || s.RSSI < g.weakest {
+		g.weakest = s.RSSI
+	}
+	g.heard++
 	if s.TxPower >= minRSSI && s.TxPower < maxRSSI {
 		ts.txPower = s.TxPower
 	}
@@ -311,52 +544,72 @@ func (ts *tagState) link(gateway int64) *link {
 	return &ts.links[len(ts.links)-1]
 }
 
+// rel converts a unix ms time to the tag's relative ms, saturating.
+func (ts *tagState) rel(ms int64) int32 {
+	r := ms - ts.base
+	return int32(min(max(r, math.MinInt32), math.MaxInt32))
+}
+
 // Update makes a fix for every tag heard since the previous Update (and
 // only for those) from the sightings newer than now-Window, decides their
-// zones, and forgets tags silent for longer than Forget. A tag whose
-// sightings all lie outside the window gets no position.
+// zones and states, and reports tags gone silent: one Position with State
+// stale after StaleAfter, and one with State missing after MissingAfter
+// (after which the tag is forgotten), each with the last known place and
+// Time the last sighting. A tag whose sightings all lie outside the window
+// gets no position, nor does a tag that must stay on a floor where nothing
+// hears it (see chooseFloor). Positions of heard tags come first, in order
+// of first sighting, then those of silent tags by tag ID.
 func (e *Engine) Update(now time.Time) Output {
 	var out Output
-	nowNs := now.UnixNano()
-	cutoff := nowNs - int64(e.cfg.Window)
+	nowNs, ok := unixNano(now)
+	if !ok {
+		nowNs = 0
+		if now.Unix() > 0 {
+			nowNs = math.MaxInt64
+		}
+	}
 	if len(e.heard) > 0 {
 		out.Positions = make([]wardwatch.Position, 0, len(e.heard))
 	}
+	waiting := e.waiting[:0]
+	nowMs := nowNs / int64(time.Millisecond)
 	for i, ts := range e.heard {
 		e.heard[i] = nil
+		if !ts.fixed && nowMs >= ts.base && nowMs-ts.base < e.cfg.FirstFix.Milliseconds() {
+			waiting = append(waiting, ts) // too little heard yet for a first fix
+			continue
+		}
 		ts.heard = false
-		if p, ok := e.locate(ts, cutoff); ok {
-			if zc, changed := e.decideZone(ts, &p); changed {
+		if p, anchor, ok := e.locate(ts, nowNs); ok {
+			if zc, changed := e.decideZone(ts, &p, anchor); changed {
 				out.ZoneChanges = append(out.ZoneChanges, zc)
 			}
+			e.record(ts, p)
 			out.Positions = append(out.Positions, p)
 		}
 	}
-	e.heard = e.heard[:0]
+	e.heard = append(e.heard[:0], waiting...)
+	clear(waiting)
+	e.waiting = waiting[:0]
+
+	silent := e.sweep(nowNs)
+	out.Positions = append(out.Positions, silent...)
 	if len(out.Positions) == 0 {
 		out.Positions = nil
 	}
-
-	forget := nowNs - int64(e.cfg.Forget)
-	for id, ts := range e.tags {
-		if ts.lastHeard <= forget {
-			delete(e.tags, id)
-			continue
-		}
-		// Drop links silent for longer than Forget (a gateway left behind).
-		kept := 0
-		for i := range ts.links {
-			if ts.links[i].newest() > forget {
-				if kept != i {
-					ts.links[kept] = ts.links[i]
-				}
-				kept++
-			}
-		}
-		clear(ts.links[kept:])
-		ts.links = ts.links[:kept]
-	}
 	return out
+}
+
+// record remembers p as ts's last published position.
+func (e *Engine) record(ts *tagState, p wardwatch.Position) {
+	ts.fixed = true
+	ts.hasFloor = true
+	ts.floorID = p.FloorID
+	ts.at = p.At
+	ts.conf = p.Confidence
+	ts.solver = p.Solver
+	ts.state = p.State
+	ts.reported = reportedNone
 }
 
 // Stats returns the engine's counters.
@@ -366,28 +619,48 @@ func (e *Engine) Stats() Stats {
 	return s
 }
 
-// locate makes a fix for ts from the samples newer than cutoff.
-func (e *Engine) locate(ts *tagState, cutoff int64) (wardwatch.Position, bool) {
-	fixes := e.fixes[:0]
+// maxGap is the silence after which a tag's Kalman filter starts afresh:
+// its velocity says nothing any more.
+const maxGap = 10 * time.Second
+
+// overlapCap caps the factor by which a fix's covariance is inflated for
+// the samples it shares with earlier fixes.
+const overlapCap = 8
+
+// minFixSigma is the floor on a fix's standard deviation per axis, metres.
+const minFixSigma = 0.25
+
+// gather appends to dst the robust estimate of each of ts's links over
+// the samples newer than cutoff (tag-relative ms), corrected for the
+// gateway's sensitivity and RxOffset, strongest first (ties by gateway
+// ID, so the result does not depend on the order gateways were heard in).
+func (e *Engine) gather(ts *tagState, cutoff int32, dst []rangeFix) []rangeFix {
 	for i := range ts.links {
 		l := &ts.links[i]
 		g, ok := e.gateways[l.gateway]
 		if !ok {
 			continue
 		}
-		med, newest, ok := l.median(cutoff)
+		est, ok := l.estimate(cutoff, e.cfg.OutlierK)
 		if !ok {
 			continue
 		}
-		fixes = append(fixes, rangeFix{gateway: g, rssi: med, newest: newest})
+		rssi, sigma := est.rssi, e.linkSigma(est)
+		if floor, ok := e.sensitivity(g); ok {
+			if c := truncationBias(rssi, floor, e.cfg.RSSINoise); c > 0 {
+				rssi -= c
+				sigma = math.Hypot(sigma, c/2) // the correction is itself uncertain
+			}
+		}
+		dst = append(dst, rangeFix{
+			gateway: g,
+			rssi:    rssi + g.rxOffset,
+			sigma:   sigma,
+			newest:  est.newest,
+			tMean:   est.tMean,
+		})
 	}
-	e.fixes = fixes
-	if len(fixes) == 0 {
-		return wardwatch.Position{}, false
-	}
-	// Strongest first; ties by gateway ID so the result does not depend on
-	// the order gateways were first heard in.
-	slices.SortFunc(fixes, func(a, b rangeFix) int {
+	slices.SortFunc(dst, func(a, b rangeFix) int {
 		switch {
 		case a.rssi > b.rssi:
 			return -1
@@ -400,42 +673,234 @@ func (e *Engine) locate(ts *tagState, cutoff int64) (wardwatch.Position, bool) {
 		}
 		return 0
 	})
+	return dst
+}
 
-	floorID := e.chooseFloor(ts, fixes)
-
-	// Keep the k strongest links on the chosen floor, in place.
+// prepare keeps, in place, the MaxGateways strongest of fixes on floorID,
+// sets what the path-loss model makes of them, and returns them with the
+// newest of their samples and the mean time of their samples (both
+// tag-relative ms).
+func (e *Engine) prepare(ts *tagState, fixes []rangeFix, floorID int64) ([]rangeFix, int32, float64) {
 	used := 0
-	var newest int64
+	newest := int32(math.MinInt32)
+	var tMean float64
 	for _, f := range fixes {
 		if f.gateway.floorID != floorID || used == e.cfg.MaxGateways {
 			continue
 		}
-		f.distance = distance(f.rssi, e.referencePower(ts, f.gateway), e.pathLoss(f.gateway))
+		f.ref = e.referencePower(ts, f.gateway)
+		f.n = e.pathLoss(f.gateway)
+		dz := 0.0
+		if f.gateway.z > 0 {
+			dz = f.gateway.z - e.cfg.TagHeight
+		}
+		f.dz2 = dz * dz
+		f.distance = distance(f.rssi, f.ref, f.n)
+		f.horiz = math.Sqrt(max(f.distance*f.distance-f.dz2, 0.01))
+		f.setModel()
 		fixes[used] = f
 		used++
 		newest = max(newest, f.newest)
+		tMean += f.tMean
 	}
-	fixes = fixes[:used]
+	if used > 0 {
+		tMean /= float64(used)
+	}
+	return fixes[:used], newest, tMean
+}
 
-	at, solverName := e.solve(fixes)
-	conf := confidence(fixes)
-	if fl := e.floors[floorID]; fl.width > 0 && fl.height > 0 {
-		c := floorplan.Clamp(at, fl.width, fl.height)
-		if floorplan.Distance(c, at) > 1e-9 {
-			// The solve landed off the floor (gateways placed outside the
-			// plan): show the tag on the floor, but say we are unsure.
-			conf *= 0.5
-		}
-		at = c
+// measurement is a fix as the Kalman filter takes it.
+type measurement struct {
+	t float64 // unix ms the fix stands for (the mean time of its samples)
+	z wardwatch.Point
+	r cov2
+}
+
+// locate makes a fix for ts from its samples and runs it through the
+// tag's filter. Two fixes are made: one over Window, which the filter's
+// still model averages, and one over the shorter MotionWindow, which the
+// walking model follows and which decides between the two (a tag that
+// starts to move shows in the short window first). The returned position
+// has no zone yet; anchor is the zone a room anchor decides (0: none).
+func (e *Engine) locate(ts *tagState, nowNs int64) (p wardwatch.Position, anchor int64, ok bool) {
+	nowMs := nowNs / int64(time.Millisecond)
+	long := e.gather(ts, ts.rel(nowMs-e.cfg.Window.Milliseconds()), e.fixes[:0])
+	e.fixes = long
+	if len(long) == 0 {
+		return wardwatch.Position{}, 0, false
+	}
+	newestAll := long[0].newest
+	for _, f := range long[1:] {
+		newestAll = max(newestAll, f.newest)
+	}
+	if e.fp != nil {
+		e.fingerprintRSSI(long)
+	}
+	prevFloor, hadFloor := ts.floorID, ts.hasFloor
+	floorID, ok := e.chooseFloor(ts, long, ts.base+int64(newestAll))
+	if !ok {
+		return wardwatch.Position{}, 0, false
+	}
+	long, newest, tLong := e.prepare(ts, long, floorID)
+	short := e.gather(ts, ts.rel(nowMs-e.cfg.MotionWindow.Milliseconds()), e.fixesShort[:0])
+	e.fixesShort = short
+	short, _, tShort := e.prepare(ts, short, floorID)
+	base := float64(ts.base)
+
+	fl := e.floors[floorID]
+	bounds := rect{}
+	if fl.width > 0 && fl.height > 0 {
+		const slack = 2 // metres beyond the plan a solve may land before it counts as off the floor
+		bounds = rect{-slack, -slack, fl.width + slack, fl.height + slack}
 	}
 
+	// The filter carries on only on the same floor and after a short gap.
+	var kf kalman // the filter's combined state
+	if ts.kfOn {
+		kf = ts.kf.state()
+	}
+	sameTrack := ts.kfOn && hadFloor && prevFloor == floorID && ts.kf.valid() &&
+		base+tLong-kf.t < float64(maxGap.Milliseconds())
+	in := solveInput{fixes: long, bounds: bounds}
+	if sameTrack {
+		dt := max(base+tLong-kf.t, 0) / 1000
+		in.prior = wardwatch.Point{X: kf.x[0] + kf.x[2]*dt, Y: kf.x[1] + kf.x[3]*dt}
+		in.hasPrior = true
+	}
+	in.offset = offsetPrior{mean: ts.offset, sigma: e.cfg.OffsetSigma}
+	fx := solve(in)
+	if fx.solver == SolverCentroid {
+		e.stats.Fallbacks++
+	}
+	if fx.solver == SolverLM && e.cfg.OffsetSigma > 0 {
+		ts.offset += offsetSmoothing * (fx.offset - ts.offset)
+	}
+	e.blendFingerprint(floorID, &fx)
+	offFloor := e.clampFix(&fx, fl)
+	still := e.measure(fx, base+tLong, ts.kf.models[modelStill].t, e.cfg.Window, sameTrack)
+	walk := still
+	if len(short) > 0 {
+		in.fixes = short
+		fs := solve(in)
+		e.clampFix(&fs, fl)
+		walk = e.measure(fs, base+tShort, ts.kf.models[modelWalking].t, e.cfg.MotionWindow, sameTrack)
+	}
+
+	if sameTrack {
+		e.filter(ts, still, walk)
+	} else {
+		ts.kf.reset(still, walk)
+		ts.kfOn = true
+		ts.outlierSet = false
+	}
+	ts.kf.clamp(e.cfg.MaxSpeed, fl.width, fl.height)
+
+	// Publish the filtered position at the newest sample: the walking
+	// model carried forward from the time its fix stands for.
+	tNew := base + float64(newest)
+	at, pc := ts.kf.publish(tNew)
+	if fl.width > 0 && fl.height > 0 {
+		at = fl.clamp(at)
+	}
+	conf := confidenceOf(pc)
+	if offFloor {
+		conf *= 0.5
+	}
+	if z, g := e.anchorZone(long); z != nil {
+		anchor = z.id
+		at = pullInto(z, at, g.at)
+	}
 	return wardwatch.Position{
 		TagID:      ts.id,
 		AssetID:    ts.assetID,
 		FloorID:    floorID,
 		At:         at,
 		Confidence: conf,
-		Solver:     solverName,
-		Time:       time.Unix(0, newest).UTC(),
-	}, true
+		Solver:     fx.solver,
+		State:      e.motionState(ts, ts.kf.speed()),
+		Time:       time.UnixMilli(int64(tNew)).UTC(),
+	}, anchor, true
 }
+
+// clampFix moves a fix that landed off its floor (gateways placed outside
+// the plan) onto it, and reports whether it did.
+func (e *Engine) clampFix(fx *fix, fl floorInfo) bool {
+	if !(fl.width > 0 && fl.height > 0) {
+		return false
+	}
+	p := fx.at
+	off := p.X < 0 || p.X > fl.width || p.Y < 0 || p.Y > fl.height
+	fx.at = fl.clamp(p)
+	return off
+}
+
+// measure turns a fix standing for time t (unix ms) into a measurement
+// for a filter model last updated at prev: its covariance floored, and
+// inflated by how much of its window it shares with the previous fix
+// (window ÷ time since it), since overlapping windows make successive
+// fixes far from independent.
+func (e *Engine) measure(fx fix, t, prev float64, window time.Duration, sameTrack bool) measurement {
+	r := fx.cov.add(cov2{xx: minFixSigma * minFixSigma, yy: minFixSigma * minFixSigma})
+	if sameTrack {
+		f := float64(overlapCap)
+		if dt := t - prev; dt > 0 {
+			f = min(max(float64(window.Milliseconds())/dt, 1), overlapCap)
+		}
+		r = r.scale(f)
+	}
+	return measurement{t: t, z: fx.at, r: r}
+}
+
+// linkSigma is the uncertainty of a link's robust RSSI as a reading of
+// the path-loss model, in dB: the model's own error plus the spread of one
+// sample divided by the samples averaged. The spread is the window's
+// robust spread shrunk towards RSSINoise (three samples' worth), since a
+// handful of samples says little about it.
+func (e *Engine) linkSigma(est linkEstimate) float64 {
+	const prior = 3
+	s0 := e.cfg.RSSINoise
+	v := s0 * s0
+	if est.total >= 3 {
+		v = (prior*s0*s0 + float64(est.total-1)*est.spread*est.spread) / float64(prior+est.total-1)
+	}
+	return math.Sqrt(e.cfg.ModelNoise*e.cfg.ModelNoise + v/float64(est.n))
+}
+
+// filter runs the measurements through ts's filter. The motion gate
+// compares the walking measurement with the walking model's prediction: a
+// fix beyond the gate is farther than a walking tag could have gone, and
+// both measurements are down-weighted in proportion (their covariances
+// inflated so that the walking one sits on the gate); fixes that keep
+// failing the gate for Reacquire reset the filter to the newest of them:
+// the tag did move.
+func (e *Engine) filter(ts *tagState, still, walk measurement) {
+	f := &ts.kf
+	if e.cfg.Gate > 0 {
+		k := f.walkingPrediction(walk.t, e.cfg.ProcessNoise)
+		nx, ny, s := k.innovation(walk.z, walk.r)
+		if d2 := mahalanobis2(nx, ny, s); d2 > e.cfg.Gate {
+			e.stats.Outliers++
+			if !ts.outlierSet {
+				ts.outlierSet, ts.outlierSince = true, walk.t
+			}
+			if walk.t-ts.outlierSince >= float64(e.cfg.Reacquire.Milliseconds()) {
+				e.stats.Reacquired++
+				f.reset(still, walk)
+				ts.outlierSet = false
+				return
+			}
+			still.r = still.r.scale(d2 / e.cfg.Gate)
+			walk.r = walk.r.scale(d2 / e.cfg.Gate)
+		} else {
+			ts.outlierSet = false
+		}
+	}
+	f.step(still, walk, e.cfg.ProcessNoise, e.cfg.Gate)
+	if !f.valid() {
+		f.reset(still, walk)
+	}
+}
+
+// offsetSmoothing is the weight of each fit's offset in a tag's smoothed
+// offset: it follows over about fifty fits.
+const offsetSmoothing = 0.02

@@ -1,5 +1,7 @@
 package tracker
 
+import "math"
+
 // floorLinks is how many of a floor's strongest links its score averages.
 const floorLinks = 3
 
@@ -13,11 +15,24 @@ type floorScore struct {
 func (s floorScore) mean() float64 { return s.sum / float64(s.n) }
 
 // chooseFloor picks the floor ts is on before any x,y solve: the floor
-// whose best (up to three) links have the highest mean median RSSI. Once
-// the tag has a floor, another floor must beat it by FloorHysteresis dB, so
-// a tag near a stairwell does not flip between storeys. fixes must be
-// sorted strongest first and be non-empty.
-func (e *Engine) chooseFloor(ts *tagState, fixes []rangeFix) int64 {
+// whose best (up to three) links have the highest mean RSSI (RxOffset
+// added). fixes must be sorted strongest first and be non-empty; t is the
+// time of the fix (unix ms).
+//
+// Once the tag has a floor, it stays there unless another floor wins:
+//
+//   - on a floor with no transition zone (stairs, lift), or when the tag's
+//     last position is in or within FloorTransitionMargin of one, another
+//     floor wins when it beats the current one by FloorHysteresis dB;
+//   - elsewhere on a floor with transition zones, a tag cannot have changed
+//     storey, so another floor must beat the current one by FloorOverride
+//     dB without a break for FloorSustain: a lost tag (placed on the wrong
+//     floor, or carried off while unheard) still recovers.
+//
+// A current floor that is not heard at all is beaten by any margin. ok is
+// false when the tag must stay on a floor where it has no link (it cannot
+// be placed this time).
+func (e *Engine) chooseFloor(ts *tagState, fixes []rangeFix, t int64) (floorID int64, ok bool) {
 	scores := e.floorS[:0]
 	for _, f := range fixes {
 		i := 0
@@ -41,18 +56,35 @@ func (e *Engine) chooseFloor(ts *tagState, fixes []rangeFix) int64 {
 			best = i
 		}
 	}
-	if !ts.hasFloor || scores[best].floorID == ts.floorID {
-		return scores[best].floorID
+	b := scores[best].floorID
+	if !ts.hasFloor || b == ts.floorID {
+		ts.floorCandSet = false
+		return b, true
 	}
+	gain, curHeard := math.Inf(1), false
 	for _, s := range scores {
-		if s.floorID != ts.floorID {
-			continue
+		if s.floorID == ts.floorID {
+			gain, curHeard = scores[best].mean()-s.mean(), true
+			break
 		}
-		// The current floor is still heard: stay unless beaten by the margin.
-		if gain := scores[best].mean() - s.mean(); gain <= 0 || gain < e.cfg.FloorHysteresis {
-			return ts.floorID
-		}
-		break
 	}
-	return scores[best].floorID
+	if !e.zones.hasTransitions(ts.floorID) || (ts.fixed && e.zones.nearTransition(ts.floorID, ts.at, e.cfg.FloorTransitionMargin)) {
+		ts.floorCandSet = false
+		if gain > 0 && gain >= e.cfg.FloorHysteresis {
+			return b, true
+		}
+		return ts.floorID, curHeard
+	}
+	if gain > 0 && gain >= e.cfg.FloorOverride {
+		if !ts.floorCandSet || ts.floorCand != b {
+			ts.floorCand, ts.floorCandSince, ts.floorCandSet = b, t, true
+		}
+		if t-ts.floorCandSince >= e.cfg.FloorSustain.Milliseconds() {
+			ts.floorCandSet = false
+			return b, true
+		}
+	} else {
+		ts.floorCandSet = false
+	}
+	return ts.floorID, curHeard
 }

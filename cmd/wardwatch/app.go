@@ -127,6 +127,7 @@ func trackerConfig(c TrackerConfig) tracker.Config {
 		Window:     c.Window,
 		MinDwell:   time.Duration(off(float64(c.MinDwell))),
 		ZoneMargin: off(c.ZoneMargin),
+		StaleAfter: c.StaleAfter,
 	}
 }
 
@@ -211,6 +212,12 @@ func registerTrackerMetrics(reg prometheus.Registerer, r *tracker.Runner) {
 		func(s tracker.Stats) uint64 { return s.UnknownGateway })
 	counter("wardwatch_tracker_sightings_invalid_total", "Sightings with an impossible RSSI or timestamp.",
 		func(s tracker.Stats) uint64 { return s.Invalid })
+	counter("wardwatch_tracker_solver_fallbacks_total", "Fixes where the least-squares solve failed and the weighted centroid was used.",
+		func(s tracker.Stats) uint64 { return s.Fallbacks })
+	counter("wardwatch_tracker_outlier_fixes_total", "Fixes the motion-consistency gate down-weighted as outliers.",
+		func(s tracker.Stats) uint64 { return s.Outliers })
+	counter("wardwatch_tracker_reacquired_total", "Tags whose filter was reset after fixes kept failing the motion gate.",
+		func(s tracker.Stats) uint64 { return s.Reacquired })
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "wardwatch_tracker_tags", Help: "Tags the location engine is tracking.",
 	}, func() float64 { return float64(r.Stats().Tags) }))

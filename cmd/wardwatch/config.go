@@ -118,8 +118,8 @@ func DefaultConfig() Config {
 		Tracker: TrackerConfig{
 			Interval:   500 * time.Millisecond,
 			Window:     4 * time.Second,
-			MinDwell:   3 * time.Second,
-			ZoneMargin: 0.5,
+			MinDwell:   2 * time.Second,
+			ZoneMargin: 0.3,
 			StaleAfter: 2 * time.Minute,
 		},
 		Ingest: IngestConfig{MaxBodyBytes: 1 << 20},
