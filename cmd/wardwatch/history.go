@@ -84,6 +84,7 @@ func (h *historyWriter) worthKeeping(p wardwatch.Position) bool {
 	return !ok ||
 		p.FloorID != prev.FloorID ||
 		p.ZoneID != prev.ZoneID ||
+		p.State != prev.State ||
 		floorplan.Distance(p.At, prev.At) >= historyMinMove ||
 		p.Time.Sub(prev.Time) >= historyHeartbeat
 }

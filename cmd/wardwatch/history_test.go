@@ -36,6 +36,10 @@ func TestHistoryWriterThinsPositions(t *testing.T) {
 	at := func(sec int, x float64, zone int64) wardwatch.Position {
 		return wardwatch.Position{AssetID: 7, FloorID: 1, At: wardwatch.Point{X: x, Y: 2}, ZoneID: zone, Time: t0.Add(time.Duration(sec) * time.Second)}
 	}
+	stale := func(p wardwatch.Position) wardwatch.Position {
+		p.State = wardwatch.StateStale
+		return p
+	}
 	tests := []struct {
 		name string
 		in   []wardwatch.Position
@@ -45,6 +49,7 @@ func TestHistoryWriterThinsPositions(t *testing.T) {
 		{"jitter dropped", []wardwatch.Position{at(0, 1, 3), at(1, 1.2, 3), at(2, 1.1, 3)}, 1},
 		{"a real move kept", []wardwatch.Position{at(0, 1, 3), at(1, 1.6, 3)}, 2},
 		{"room change kept even when close", []wardwatch.Position{at(0, 1, 3), at(1, 1.1, 4)}, 2},
+		{"going stale kept", []wardwatch.Position{at(0, 1, 3), stale(at(1, 1, 3))}, 2},
 		{"heartbeat kept", []wardwatch.Position{at(0, 1, 3), at(30, 1, 3), at(60, 1, 3)}, 2},
 	}
 	for _, tt := range tests {
