@@ -13,8 +13,8 @@ import (
 )
 
 // historyWriter keeps the positions history: it thins the engine's output
-// (a position is kept when its asset moved, changed room or floor, or has
-// not been kept for a while) and writes it to the telemetry store in
+// (a position is kept when its asset moved, changed room, floor or state, or
+// has not been kept for a while) and writes it to the telemetry store in
 // batches, off the engine's goroutine.
 type historyWriter struct {
 	store  positionWriter
