@@ -5,6 +5,7 @@
 //	wardwatch demo    [-config FILE]          run it with a simulated hospital
 //	wardwatch migrate [-config FILE]          apply database migrations
 //	wardwatch user add -username NAME [-role ROLE] [-config FILE]
+//	wardwatch replay --gateways G.csv --sightings S.csv [--zones Z.geojson] [--config engine.yaml] [--truth T.csv] --out P.csv
 //	wardwatch version
 package main
 
@@ -44,6 +45,9 @@ const usage = `Usage:
   wardwatch migrate [-config FILE]   apply database migrations and print the schema version
   wardwatch user add -username NAME [-role admin|facilities|nurse|viewer] [-config FILE]
                                      create a user with a generated password
+  wardwatch replay --gateways G.csv --sightings S.csv [--zones Z.geojson]
+                   [--config engine.yaml] [--truth T.csv] --out P.csv
+                                     run the location engine over recorded sightings
   wardwatch version                  print the version
 
 Configuration: see config.example.yaml; every key can be set with a WARDWATCH_… variable.
@@ -69,6 +73,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return errUsage
 		}
 		return runUserAdd(ctx, rest[1:], getenv, stdout, stderr)
+	case "replay":
+		return runReplay(ctx, rest, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "wardwatch %s\n", version)
 		return nil
