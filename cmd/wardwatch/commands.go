@@ -46,24 +46,40 @@ func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (*sql.Store
 	return store, nil
 }
 
-func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := parseFlags("serve", args, getenv, stderr, nil)
+// openServing is the start-up serve and demo share: flags and
+// configuration, the logger, and the migrated store.
+func openServing(ctx context.Context, name string, args []string, getenv func(string) string, stderr io.Writer) (Config, *slog.Logger, *sql.Store, error) {
+	cfg, err := parseFlags(name, args, getenv, stderr, nil)
 	if err != nil {
-		return err
+		return cfg, nil, nil, err
 	}
 	logger := newLogger(cfg.Log, stderr)
 	store, err := openStore(ctx, cfg, logger)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
+	return cfg, logger, store, err
+}
+
+// listenApp opens the HTTP listener and builds the app that will serve on it.
+func listenApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logger) (*app, net.Listener, error) {
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
+		return nil, nil, fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
 	}
 	a, err := newApp(ctx, cfg, store, logger)
 	if err != nil {
 		ln.Close()
+		return nil, nil, err
+	}
+	return a, ln, nil
+}
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, logger, store, err := openServing(ctx, "serve", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	a, ln, err := listenApp(ctx, cfg, store, logger)
+	if err != nil {
 		return err
 	}
 	defer a.close()
@@ -72,12 +88,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 }
 
 func runDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, err := parseFlags("demo", args, getenv, stderr, nil)
-	if err != nil {
-		return err
-	}
-	logger := newLogger(cfg.Log, stderr)
-	store, err := openStore(ctx, cfg, logger)
+	cfg, logger, store, err := openServing(ctx, "demo", args, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -103,13 +114,8 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 		return fmt.Errorf("demo: %w", err)
 	}
 
-	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	a, ln, err := listenApp(ctx, cfg, store, logger)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
-	}
-	a, err := newApp(ctx, cfg, store, logger)
-	if err != nil {
-		ln.Close()
 		return err
 	}
 	defer a.close()
