@@ -6,6 +6,7 @@
 //	wardwatch migrate [-config FILE]          apply database migrations
 //	wardwatch user add -username NAME [-role ROLE] [-config FILE]
 //	wardwatch replay --gateways G.csv --sightings S.csv [--zones Z.geojson] [--config engine.yaml] [--truth T.csv] --out P.csv
+//	wardwatch calibrate --gateways G.csv --sightings S.csv (--truth T.csv | --gateway-to-gateway) --out G2.csv
 //	wardwatch version
 package main
 
@@ -48,6 +49,8 @@ const usage = `Usage:
   wardwatch replay --gateways G.csv --sightings S.csv [--zones Z.geojson]
                    [--config engine.yaml] [--truth T.csv] --out P.csv
                                      run the location engine over recorded sightings
+  wardwatch calibrate --gateways G.csv --sightings S.csv (--truth T.csv | --gateway-to-gateway)
+                      --out G2.csv   fit gateway radio parameters from a survey or from gateways
   wardwatch version                  print the version
 
 Configuration: see config.example.yaml; every key can be set with a WARDWATCH_… variable.
@@ -75,6 +78,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runUserAdd(ctx, rest[1:], getenv, stdout, stderr)
 	case "replay":
 		return runReplay(ctx, rest, getenv, stdout, stderr)
+	case "calibrate":
+		return runCalibrate(ctx, rest, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "wardwatch %s\n", version)
 		return nil
