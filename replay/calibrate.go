@@ -1,10 +1,13 @@
 package replay
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/wardwatch/wardwatch"
 	"github.com/wardwatch/wardwatch/floorplan"
@@ -143,4 +146,58 @@ func (r CalibrationResult) WriteReport(w io.Writer) error {
 		fmt.Fprintf(tw, "%d sightings beyond the calibration range left out\n", r.Far)
 	}
 	return tw.Flush()
+}
+
+// SurveyFromSightings turns a radio-map survey recorded as sightings of a
+// reference tag along a known path (Truth) into SurveyPoints: the tag's
+// sightings are grouped into windows of the given length (1 s when 0), each
+// gateway's RSSI averaged over the window, at the tag's true position in the
+// middle of it. Windows with no truth are left out.
+func SurveyFromSightings(ss []Sighting, truth []Truth, window time.Duration) []SurveyPoint {
+	if window <= 0 {
+		window = time.Second
+	}
+	type key struct {
+		tag    string
+		bucket int64
+	}
+	type sums struct {
+		sum map[string]float64
+		n   map[string]int
+	}
+	groups := make(map[key]*sums)
+	var order []key
+	for _, s := range ss {
+		k := key{s.TagID, s.Time.UnixNano() / int64(window)}
+		g, ok := groups[k]
+		if !ok {
+			g = &sums{sum: map[string]float64{}, n: map[string]int{}}
+			groups[k] = g
+			order = append(order, k)
+		}
+		g.sum[s.GatewayID] += s.RSSI
+		g.n[s.GatewayID]++
+	}
+	slices.SortFunc(order, func(a, b key) int {
+		if c := strings.Compare(a.tag, b.tag); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.bucket, b.bucket)
+	})
+	index := indexTruth(truth)
+	var points []SurveyPoint
+	for _, k := range order {
+		mid := time.Unix(0, k.bucket*int64(window)+int64(window)/2)
+		p, floor, _, ok := interpolate(index[k.tag], mid)
+		if !ok {
+			continue
+		}
+		g := groups[k]
+		rssi := make(map[string]float64, len(g.sum))
+		for gw, sum := range g.sum {
+			rssi[gw] = sum / float64(g.n[gw])
+		}
+		points = append(points, SurveyPoint{Floor: floor, X: p.X, Y: p.Y, RSSI: rssi})
+	}
+	return points
 }

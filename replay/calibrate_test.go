@@ -78,3 +78,29 @@ func TestCalibrateGatewayToGateway(t *testing.T) {
 		}
 	}
 }
+
+func TestSurveyFromSightings(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC)
+	ss := []Sighting{
+		{Time: t0.Add(100 * time.Millisecond), GatewayID: "a", TagID: "ref", RSSI: -60},
+		{Time: t0.Add(600 * time.Millisecond), GatewayID: "a", TagID: "ref", RSSI: -64},
+		{Time: t0.Add(700 * time.Millisecond), GatewayID: "b", TagID: "ref", RSSI: -70},
+		{Time: t0.Add(1500 * time.Millisecond), GatewayID: "a", TagID: "ref", RSSI: -66},
+		{Time: t0.Add(9 * time.Second), GatewayID: "a", TagID: "ref", RSSI: -50}, // no truth then
+	}
+	truth := []Truth{
+		{Time: t0, TagID: "ref", X: 0, Y: 0, Floor: 2, HasFloor: true},
+		{Time: t0.Add(2 * time.Second), TagID: "ref", X: 4, Y: 0, Floor: 2, HasFloor: true},
+	}
+	got := SurveyFromSightings(ss, truth, time.Second)
+	if len(got) != 2 {
+		t.Fatalf("got %d survey points, want 2: %+v", len(got), got)
+	}
+	first := got[0]
+	if first.X != 1 || first.Floor != 2 || first.RSSI["a"] != -62 || first.RSSI["b"] != -70 {
+		t.Errorf("first window = %+v, want x 1 (mid-window), floor 2, a -62 (mean), b -70", first)
+	}
+	if got[1].X != 3 || got[1].RSSI["a"] != -66 {
+		t.Errorf("second window = %+v", got[1])
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/wardwatch/wardwatch/replay"
 	"github.com/wardwatch/wardwatch/tracker"
@@ -27,7 +28,11 @@ p95) and, with --zones, room accuracy and zone changes per hour.
   T.csv      ts,tag_id,x,y[,floor]
   Z.geojson  FeatureCollection of Polygons in metres, properties {name, floor, kind}
   P.csv      ts,tag_id,floor,x,y,zone,confidence,solver
-  engine.yaml  the engine's settings in snake_case (window: 4s, min_dwell: 3s, …)
+  engine.yaml  the engine's settings in snake_case (window: 4s, min_dwell: 2s, …)
+
+Fingerprint mode: --survey-sightings and --survey-truth record a reference
+tag carried along a known path; the engine blends kNN fixes in that radio
+map with its ranging fixes.
 
 Flags:
 `
@@ -45,6 +50,8 @@ func runReplay(ctx context.Context, args []string, _ func(string) string, stdout
 	zonesPath := fs.String("zones", "", "zones `Z.geojson`")
 	configPath := fs.String("config", "", "engine settings `engine.yaml`; keys: "+strings.Join(replay.ConfigKeys(), ", "))
 	truthPath := fs.String("truth", "", "true positions `T.csv`, to score the output")
+	surveySightings := fs.String("survey-sightings", "", "fingerprint mode: a radio-map survey's sightings `S.csv` (a reference tag along a known path)")
+	surveyTruth := fs.String("survey-truth", "", "fingerprint mode: the survey tag's path `T.csv`")
 	outPath := fs.String("out", "", "positions output `P.csv`, \"-\" for standard output (required)")
 	step := fs.Duration("step", replay.DefaultStep, "engine update interval, in recorded time")
 	if err := fs.Parse(args); err != nil {
@@ -92,6 +99,23 @@ func runReplay(ctx context.Context, args []string, _ func(string) string, stdout
 	if *truthPath != "" {
 		if opts.Truth, err = readInput(*truthPath, replay.ReadTruth); err != nil {
 			return err
+		}
+	}
+	if (*surveySightings == "") != (*surveyTruth == "") {
+		fmt.Fprintln(stderr, "wardwatch replay: fingerprint mode needs both --survey-sightings and --survey-truth")
+		return errUsage
+	}
+	if *surveySightings != "" {
+		ss, err := readInput(*surveySightings, replay.ReadSightings)
+		if err != nil {
+			return err
+		}
+		st, err := readInput(*surveyTruth, replay.ReadTruth)
+		if err != nil {
+			return err
+		}
+		if opts.Survey = replay.SurveyFromSightings(ss, st, time.Second); len(opts.Survey) == 0 {
+			return fmt.Errorf("replay: the survey's sightings and path do not overlap in time")
 		}
 	}
 

@@ -131,3 +131,27 @@ func TestReplayErrors(t *testing.T) {
 }
 
 func replayNoEnv(string) string { return "" }
+
+// TestReplayFingerprintMode builds a radio map from a survey (here the
+// sample's own tag and path) and checks the engine blends its fixes.
+func TestReplayFingerprintMode(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "P.csv")
+	var stdout, stderr bytes.Buffer
+	args := sampleArgs(out,
+		"--survey-sightings", filepath.Join(sampleReplay, "sightings.csv"),
+		"--survey-truth", filepath.Join(sampleReplay, "truth.csv"))
+	if err := runReplay(context.Background(), args, replayNoEnv, &stdout, &stderr); err != nil {
+		t.Fatalf("replay: %v\n%s", err, stderr.String())
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "+fingerprint") {
+		t.Errorf("no position used the radio map:\n%s", data)
+	}
+	half := sampleArgs(out, "--survey-sightings", filepath.Join(sampleReplay, "sightings.csv"))
+	if err := runReplay(context.Background(), half, replayNoEnv, &stdout, &stderr); !errors.Is(err, errUsage) {
+		t.Errorf("--survey-sightings without --survey-truth: %v, want errUsage", err)
+	}
+}
