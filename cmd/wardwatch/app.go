@@ -35,7 +35,8 @@ type app struct {
 	runner    *tracker.Runner
 	history   *historyWriter
 	handler   http.Handler
-	mqtt      *mqtt.Subscriber // nil when MQTT is off
+	mqtt      *mqtt.Subscriber  // nil when MQTT is off
+	recorder  *sightingRecorder // nil unless ingest.record_dir is set
 	now       func() time.Time
 }
 
@@ -79,12 +80,20 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 	})
 	registerTrackerMetrics(reg, a.runner)
 
+	var sink sightingSink = a.runner
+	if cfg.Ingest.RecordDir != "" {
+		if a.recorder, err = newSightingRecorder(cfg.Ingest.RecordDir, site, a.runner, logger.With("component", "record"), a.now()); err != nil {
+			telemetry.Close()
+			return nil, err
+		}
+		sink = a.recorder
+	}
 	// One router for every gateway format, pushed or published: it resolves
 	// gateway keys, applies the MAC policy and feeds the engine.
-	router := ble.NewRouter(store, a.runner, nil, logger.With("component", "collector"), reg, ble.RouterOptions{
+	router := ble.NewRouter(store, sink, nil, logger.With("component", "collector"), reg, ble.RouterOptions{
 		AllowMAC: configuredMACs(site.Tags),
 	})
-	ingest := ble.NewPushHandler(store, a.runner, logger.With("component", "ingest"), reg, ble.PushHandlerOptions{
+	ingest := ble.NewPushHandler(store, sink, logger.With("component", "ingest"), reg, ble.PushHandlerOptions{
 		MaxBodyBytes: cfg.Ingest.MaxBodyBytes,
 		Router:       router,
 	})
@@ -287,6 +296,11 @@ func (a *app) housekeeping(ctx context.Context) error {
 func (a *app) close() {
 	if err := a.telemetry.Close(); err != nil {
 		a.logger.Warn("close telemetry store", "err", err)
+	}
+	if a.recorder != nil {
+		if err := a.recorder.Close(); err != nil {
+			a.logger.Warn("close sightings recording", "err", err)
+		}
 	}
 }
 

@@ -68,7 +68,8 @@ type TrackerConfig struct {
 
 // IngestConfig limits gateway input.
 type IngestConfig struct {
-	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	MaxBodyBytes int64  `yaml:"max_body_bytes"`
+	RecordDir    string `yaml:"record_dir"`
 }
 
 // MQTTConfig connects WardWatch to the site's MQTT broker, where gateways

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/wardwatch/wardwatch"
+	"github.com/wardwatch/wardwatch/replay"
 	"github.com/wardwatch/wardwatch/sim"
 	"github.com/wardwatch/wardwatch/sql"
 )
@@ -300,5 +302,74 @@ func TestRestartShowsLastKnownPositions(t *testing.T) {
 	snap := a.hub.Snapshot(floors[0].ID)
 	if len(snap) != 1 || snap[0].AssetID != seen.AssetID || snap[0].At != seen.At {
 		t.Fatalf("snapshot after restart = %+v, want the last known position %+v", snap, seen)
+	}
+}
+
+// TestRecordSightings pushes a gateway batch to the real handler with
+// recording on, and reads the recording back in the replay format.
+func TestRecordSightings(t *testing.T) {
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "recording")
+	cfg, err := LoadConfig("", testEnv(dir, map[string]string{"WARDWATCH_INGEST_RECORD_DIR": rec}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	logger := newLogger(cfg.Log, io.Discard)
+	store, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	hospital := sim.NewHospital()
+	if err := hospital.Seed(ctx, store); err != nil {
+		t.Fatal(err)
+	}
+	tags, _ := store.Tags(ctx)
+	a, err := newApp(ctx, cfg, store, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go a.runner.Run(ctx)
+
+	now := time.Now().UTC()
+	body := fmt.Sprintf(`{"sightings":[{"ts":%q,"tag":%q,"rssi":-67,"tx_power":-59},{"tag":%q,"rssi":-71},{"tag":"bogus","rssi":-50}]}`,
+		now.Format(time.RFC3339Nano), tags[0].ID, tags[1].ID)
+	req := httptest.NewRequest(http.MethodPost, "/ingest/v1/gateways/f1-gw-01/sightings", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+hospital.Tokens()["f1-gw-01"])
+	w := httptest.NewRecorder()
+	a.handler.ServeHTTP(w, req)
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("push: %d %s", w.Code, w.Body.String())
+	}
+	a.close()
+
+	gf, err := os.Open(filepath.Join(rec, "gateways.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gf.Close()
+	gws, err := replay.ReadGateways(gf)
+	if err != nil || len(gws) != 20 {
+		t.Fatalf("recorded gateways: %d, %v; want the demo's 20", len(gws), err)
+	}
+	files, _ := filepath.Glob(filepath.Join(rec, "sightings-*.csv"))
+	if len(files) != 1 {
+		t.Fatalf("recordings: %v, want one", files)
+	}
+	sf, err := os.Open(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sf.Close()
+	ss, err := replay.ReadSightings(sf)
+	if err != nil {
+		t.Fatalf("read recording: %v", err)
+	}
+	if len(ss) != 2 || ss[0].GatewayID != "f1-gw-01" || ss[0].TagID != tags[0].ID || ss[0].RSSI != -67 || ss[0].TxPower != -59 ||
+		!ss[0].Time.Equal(now.Truncate(time.Microsecond)) || ss[1].TagID != tags[1].ID {
+		t.Fatalf("recorded %+v; want the batch's two good sightings", ss)
 	}
 }
