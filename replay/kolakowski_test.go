@@ -1,17 +1,15 @@
 package replay
 
 import (
-	"encoding/csv"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/wardwatch/wardwatch"
+	"github.com/wardwatch/wardwatch/internal/kolakowski"
 	"github.com/wardwatch/wardwatch/tracker"
 	"github.com/wardwatch/wardwatch/tracker/calibrate"
 )
@@ -26,80 +24,33 @@ import (
 // kolakowskiDir is the dataset copy.
 var kolakowskiDir = filepath.Join("..", "testdata", "kolakowski-flat-2021")
 
-// kolakowskiTagZ is the height of the robot's tag above the floor, metres.
-const kolakowskiTagZ = 0.3
-
-// kolakowskiRow is one row of a *_df.csv file: the robot's pose and the
-// RSSI each anchor heard (NaN: not heard).
-type kolakowskiRow struct {
-	t    time.Time
-	x, y float64
-	rssi [6]float64
-}
-
 // readAnchors reads anchors.csv as gateways "1"…"6" on floor 1.
 func readAnchors(t *testing.T) []Gateway {
 	t.Helper()
-	recs := readCSV(t, filepath.Join(kolakowskiDir, "anchors.csv"))
-	var gws []Gateway
-	for _, r := range recs[1:] {
-		gws = append(gws, Gateway{ID: r[0], Floor: 1, X: parseF(t, r[1]), Y: parseF(t, r[2]), Z: parseF(t, r[3])})
+	anchors, err := kolakowski.ReadAnchors(kolakowskiDir)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(gws) != 6 {
-		t.Fatalf("anchors.csv: %d anchors, want 6", len(gws))
+	gws := make([]Gateway, len(anchors))
+	for i, a := range anchors {
+		gws[i] = Gateway{ID: strconv.FormatInt(a.ID, 10), Floor: 1, X: a.X, Y: a.Y, Z: a.Z}
 	}
 	return gws
 }
 
-// readKolakowski reads a *_df.csv file: ",ts,x,heading,y,rssi_1,…,rssi_6".
-func readKolakowski(t *testing.T, name string) []kolakowskiRow {
+// readKolakowski reads one of the dataset's runs.
+func readKolakowski(t *testing.T, name string) []kolakowski.Row {
 	t.Helper()
-	recs := readCSV(t, filepath.Join(kolakowskiDir, name))
-	want := ",ts,x,heading,y,rssi_1,rssi_2,rssi_3,rssi_4,rssi_5,rssi_6"
-	if got := strings.Join(recs[0], ","); got != want {
-		t.Fatalf("%s: header %q, want %q", name, got, want)
-	}
-	var rows []kolakowskiRow
-	for _, r := range recs[1:] {
-		ns := parseF(t, r[1])
-		row := kolakowskiRow{t: time.Unix(0, int64(ns)).UTC(), x: parseF(t, r[2]), y: parseF(t, r[4])}
-		for i := range 6 {
-			row.rssi[i] = math.NaN()
-			if s := r[5+i]; s != "" {
-				row.rssi[i] = parseF(t, s)
-			}
-		}
-		rows = append(rows, row)
+	rows, err := kolakowski.ReadRows(kolakowskiDir, name)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return rows
 }
 
-func readCSV(t *testing.T, path string) [][]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return recs
-}
-
-func parseF(t *testing.T, s string) float64 {
-	t.Helper()
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
 // fitAnchors calibrates the anchors on the survey rows with
 // calibrate.FitSurvey and returns them with the fitted model.
-func fitAnchors(t *testing.T, gws []Gateway, survey []kolakowskiRow) ([]Gateway, calibrate.Result) {
+func fitAnchors(t *testing.T, gws []Gateway, survey []kolakowski.Row) ([]Gateway, calibrate.Result) {
 	t.Helper()
 	in := make([]wardwatch.Gateway, len(gws))
 	for i, g := range gws {
@@ -107,9 +58,9 @@ func fitAnchors(t *testing.T, gws []Gateway, survey []kolakowskiRow) ([]Gateway,
 	}
 	var obs []calibrate.Observation
 	for _, r := range survey {
-		for i, v := range r.rssi {
+		for i, v := range r.RSSI {
 			if !math.IsNaN(v) {
-				obs = append(obs, calibrate.Observation{GatewayID: int64(i + 1), At: wardwatch.Point{X: r.x, Y: r.y}, Z: kolakowskiTagZ, RSSI: v})
+				obs = append(obs, calibrate.Observation{GatewayID: int64(i + 1), At: wardwatch.Point{X: r.X, Y: r.Y}, Z: kolakowski.TagHeight, RSSI: v})
 			}
 		}
 	}
@@ -131,15 +82,15 @@ func fitAnchors(t *testing.T, gws []Gateway, survey []kolakowskiRow) ([]Gateway,
 
 // kolakowskiDataset turns the test run into sightings (one per anchor heard
 // per row, tag "robot") and truth (the row's pose).
-func kolakowskiDataset(gws []Gateway, rows []kolakowskiRow) Dataset {
+func kolakowskiDataset(gws []Gateway, rows []kolakowski.Row) Dataset {
 	ds := Dataset{Gateways: gws}
 	for _, r := range rows {
-		for i, v := range r.rssi {
+		for i, v := range r.RSSI {
 			if !math.IsNaN(v) {
-				ds.Sightings = append(ds.Sightings, Sighting{Time: r.t, GatewayID: gws[i].ID, TagID: "robot", RSSI: v})
+				ds.Sightings = append(ds.Sightings, Sighting{Time: r.Time, GatewayID: gws[i].ID, TagID: "robot", RSSI: v})
 			}
 		}
-		ds.Truth = append(ds.Truth, Truth{Time: r.t, TagID: "robot", X: r.x, Y: r.y, Floor: 1, HasFloor: true})
+		ds.Truth = append(ds.Truth, Truth{Time: r.Time, TagID: "robot", X: r.X, Y: r.Y, Floor: 1, HasFloor: true})
 	}
 	return ds
 }
@@ -154,15 +105,15 @@ const (
 
 func TestKolakowskiAccuracy(t *testing.T) {
 	anchors := readAnchors(t)
-	surveyRows := readKolakowski(t, "calibration/calibration_df.csv")
-	run := readKolakowski(t, "tests/test_robot_df.csv")
+	surveyRows := readKolakowski(t, kolakowski.Calibration)
+	run := readKolakowski(t, kolakowski.RobotTest)
 	fitted, res := fitAnchors(t, anchors, surveyRows)
 	for _, r := range res.Reports {
 		t.Logf("anchor %d: n %d  RSSI@1m %.1f dBm  n %.2f  RMSE %.1f dB  median |res| %.1f dB  fitted %v  at bound %v  %s",
 			r.GatewayID, r.N, r.RSSIAt1m, r.PathLossExponent, r.RMSE, r.MedianAbsResidual, r.Fitted, r.AtBound, r.Reason)
 	}
 
-	cfg := tracker.Config{TagHeight: kolakowskiTagZ}
+	cfg := tracker.Config{TagHeight: kolakowski.TagHeight}
 	ds := kolakowskiDataset(fitted, run)
 	sum, err := Run(Options{Gateways: ds.Gateways, Sightings: ds.Sightings, Truth: ds.Truth, Config: cfg})
 	if err != nil {
@@ -170,8 +121,8 @@ func TestKolakowskiAccuracy(t *testing.T) {
 	}
 	var survey []SurveyPoint
 	for _, r := range surveyRows {
-		sp := SurveyPoint{Floor: 1, X: r.x, Y: r.y, RSSI: map[string]float64{}}
-		for i, v := range r.rssi {
+		sp := SurveyPoint{Floor: 1, X: r.X, Y: r.Y, RSSI: map[string]float64{}}
+		for i, v := range r.RSSI {
 			if !math.IsNaN(v) {
 				sp.RSSI[fitted[i].ID] = v
 			}
@@ -205,7 +156,7 @@ func TestKolakowskiAccuracy(t *testing.T) {
 	}
 
 	t.Logf("dataset: Kolakowski 2021 flat, %d survey rows, robot run of %d rows (%s), %d sightings; tag z %.1f m",
-		len(surveyRows), len(run), run[len(run)-1].t.Sub(run[0].t).Round(time.Second), len(ds.Sightings), kolakowskiTagZ)
+		len(surveyRows), len(run), run[len(run)-1].Time.Sub(run[0].Time).Round(time.Second), len(ds.Sightings), kolakowski.TagHeight)
 	logAccuracy(t, "engine, fitted anchors", sum.Overall, false)
 	logAccuracy(t, "engine, uncalibrated (defaults)", uncal.Overall, false)
 	logAccuracy(t, "engine, fitted + fingerprint map of the survey", withMap.Overall, false)

@@ -1,91 +1,39 @@
 package calibrate
 
 import (
-	"encoding/csv"
 	"math"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/wardwatch/wardwatch"
+	"github.com/wardwatch/wardwatch/internal/kolakowski"
 )
 
-// kolakowskiDir finds the public dataset of Kolakowski (2021, CC BY 4.0,
-// doi:10.5281/zenodo.5457591): the repository's copy first, else the
-// shared one next to the repository; it skips the test when neither is
-// there.
-func kolakowskiDir(t testing.TB) string {
-	t.Helper()
-	for _, dir := range []string{
-		filepath.Join("..", "..", "testdata", "kolakowski-flat-2021"),
-		filepath.Join("..", "..", "..", "shared", "datasets", "kolakowski-flat-2021"),
-	} {
-		if _, err := os.Stat(filepath.Join(dir, "anchors.csv")); err == nil {
-			return dir
-		}
-	}
-	t.Skip("dataset kolakowski-flat-2021 not found")
-	return ""
-}
-
-// readCSV reads a CSV file with a header into rows of named fields.
-func readCSV(t testing.TB, path string) []map[string]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatalf("read %s: %v", path, err)
-	}
-	var rows []map[string]string
-	for _, rec := range recs[1:] {
-		row := map[string]string{}
-		for i, name := range recs[0] {
-			row[strings.TrimSpace(name)] = strings.TrimSpace(rec[i])
-		}
-		rows = append(rows, row)
-	}
-	return rows
-}
-
-func num(t testing.TB, s string) float64 {
-	t.Helper()
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		t.Fatalf("parse %q: %v", s, err)
-	}
-	return v
-}
-
-// kolakowskiTagZ is the height of the tag on the robot, metres.
-const kolakowskiTagZ = 0.3
+// kolakowskiDir is the repository's copy of the public dataset.
+var kolakowskiDir = filepath.Join("..", "..", "testdata", "kolakowski-flat-2021")
 
 // kolakowskiSurvey turns the dataset's anchors into gateways on floor 1
 // and its calibration run into survey observations, one per heard anchor
 // per row.
 func kolakowskiSurvey(t testing.TB) ([]wardwatch.Gateway, []Observation) {
-	dir := kolakowskiDir(t)
-	var gws []wardwatch.Gateway
-	for _, r := range readCSV(t, filepath.Join(dir, "anchors.csv")) {
-		gws = append(gws, wardwatch.Gateway{
-			ID: int64(num(t, r["id"])), FloorID: 1,
-			At: wardwatch.Point{X: num(t, r["x"]), Y: num(t, r["y"])}, Z: num(t, r["z"]),
-		})
+	anchors, err := kolakowski.ReadAnchors(kolakowskiDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := kolakowski.ReadRows(kolakowskiDir, kolakowski.Calibration)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gws := make([]wardwatch.Gateway, len(anchors))
+	for i, a := range anchors {
+		gws[i] = wardwatch.Gateway{ID: a.ID, FloorID: 1, At: wardwatch.Point{X: a.X, Y: a.Y}, Z: a.Z}
 	}
 	var obs []Observation
-	for _, r := range readCSV(t, filepath.Join(dir, "calibration", "calibration_df.csv")) {
-		at := wardwatch.Point{X: num(t, r["x"]), Y: num(t, r["y"])}
-		for _, g := range gws {
-			s := r["rssi_"+strconv.FormatInt(g.ID, 10)]
-			if s == "" {
-				continue
+	for _, r := range rows {
+		for i, v := range r.RSSI {
+			if !math.IsNaN(v) {
+				obs = append(obs, Observation{GatewayID: int64(i + 1), At: wardwatch.Point{X: r.X, Y: r.Y}, Z: kolakowski.TagHeight, Floor: 1, RSSI: v})
 			}
-			obs = append(obs, Observation{GatewayID: g.ID, At: at, Z: kolakowskiTagZ, Floor: 1, RSSI: num(t, s)})
 		}
 	}
 	return gws, obs

@@ -1,80 +1,34 @@
 package fingerprint
 
 import (
-	"encoding/csv"
 	"math"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/wardwatch/wardwatch"
+	"github.com/wardwatch/wardwatch/internal/kolakowski"
 	"github.com/wardwatch/wardwatch/tracker/calibrate"
 )
 
-// kolakowskiDir finds the public dataset of Kolakowski (2021, CC BY 4.0,
-// doi:10.5281/zenodo.5457591): the repository's copy first, else the
-// shared one next to the repository; it skips the test when neither is
-// there.
-func kolakowskiDir(t testing.TB) string {
-	t.Helper()
-	for _, dir := range []string{
-		filepath.Join("..", "..", "testdata", "kolakowski-flat-2021"),
-		filepath.Join("..", "..", "..", "shared", "datasets", "kolakowski-flat-2021"),
-	} {
-		if _, err := os.Stat(filepath.Join(dir, "anchors.csv")); err == nil {
-			return dir
-		}
-	}
-	t.Skip("dataset kolakowski-flat-2021 not found")
-	return ""
-}
+// kolakowskiDir is the repository's copy of the public dataset.
+var kolakowskiDir = filepath.Join("..", "..", "testdata", "kolakowski-flat-2021")
 
-// readCSV reads a CSV file with a header into rows of named fields.
-func readCSV(t testing.TB, path string) []map[string]string {
-	t.Helper()
-	f, err := os.Open(path)
+// kolakowskiRows reads one of the dataset's runs as samples on floor 1: the
+// robot's true position and the RSSI of each anchor heard.
+func kolakowskiRows(t testing.TB, name string) []Sample {
+	rows, err := kolakowski.ReadRows(kolakowskiDir, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatalf("read %s: %v", path, err)
-	}
-	var rows []map[string]string
-	for _, rec := range recs[1:] {
-		row := map[string]string{}
-		for i, name := range recs[0] {
-			row[strings.TrimSpace(name)] = strings.TrimSpace(rec[i])
-		}
-		rows = append(rows, row)
-	}
-	return rows
-}
-
-func num(t testing.TB, s string) float64 {
-	t.Helper()
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
-		t.Fatalf("parse %q: %v", s, err)
-	}
-	return v
-}
-
-// kolakowskiRows reads one of the dataset's *_df.csv files as samples on
-// floor 1: the robot's true position and the RSSI of each anchor heard.
-func kolakowskiRows(t testing.TB, dir, name string) []Sample {
-	var out []Sample
-	for _, r := range readCSV(t, filepath.Join(dir, name)) {
-		s := Sample{Floor: 1, At: wardwatch.Point{X: num(t, r["x"]), Y: num(t, r["y"])}, RSSI: map[int64]float64{}}
-		for id := int64(1); id <= 6; id++ {
-			if v := r["rssi_"+strconv.FormatInt(id, 10)]; v != "" {
-				s.RSSI[id] = num(t, v)
+	out := make([]Sample, len(rows))
+	for i, r := range rows {
+		s := Sample{Floor: 1, At: wardwatch.Point{X: r.X, Y: r.Y}, RSSI: map[int64]float64{}}
+		for a, v := range r.RSSI {
+			if !math.IsNaN(v) {
+				s.RSSI[int64(a+1)] = v
 			}
 		}
-		out = append(out, s)
+		out[i] = s
 	}
 	return out
 }
@@ -84,20 +38,22 @@ func kolakowskiRows(t testing.TB, dir, name string) []Sample {
 // weighted centroid of the anchors with distances from a calibrated
 // log-distance model (calibrate.FitSurvey on the same calibration run).
 func TestKolakowskiFingerprint(t *testing.T) {
-	dir := kolakowskiDir(t)
-	train := kolakowskiRows(t, dir, filepath.Join("calibration", "calibration_df.csv"))
-	test := kolakowskiRows(t, dir, filepath.Join("tests", "test_robot_df.csv"))
+	train := kolakowskiRows(t, kolakowski.Calibration)
+	test := kolakowskiRows(t, kolakowski.RobotTest)
 
 	// The centroid baseline.
-	var gws []wardwatch.Gateway
-	for _, r := range readCSV(t, filepath.Join(dir, "anchors.csv")) {
-		gws = append(gws, wardwatch.Gateway{ID: int64(num(t, r["id"])), FloorID: 1,
-			At: wardwatch.Point{X: num(t, r["x"]), Y: num(t, r["y"])}, Z: num(t, r["z"])})
+	anchors, err := kolakowski.ReadAnchors(kolakowskiDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gws := make([]wardwatch.Gateway, len(anchors))
+	for i, a := range anchors {
+		gws[i] = wardwatch.Gateway{ID: a.ID, FloorID: 1, At: wardwatch.Point{X: a.X, Y: a.Y}, Z: a.Z}
 	}
 	var obs []calibrate.Observation
 	for _, s := range train {
 		for id, v := range s.RSSI {
-			obs = append(obs, calibrate.Observation{GatewayID: id, At: s.At, Z: 0.3, Floor: 1, RSSI: v})
+			obs = append(obs, calibrate.Observation{GatewayID: id, At: s.At, Z: kolakowski.TagHeight, Floor: 1, RSSI: v})
 		}
 	}
 	fit, err := calibrate.FitSurvey(gws, obs, calibrate.FitOptions{})
