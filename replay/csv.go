@@ -328,19 +328,10 @@ var gatewayColumns = []column{
 // ReadGateways reads G.csv. Gateway IDs must be unique. Errors are
 // *wardwatch.Error (EINVALID) naming the line.
 func ReadGateways(r io.Reader) ([]Gateway, error) {
-	t, err := newTable(r, gatewayColumns)
-	if err != nil {
-		return nil, err
-	}
-	var out []Gateway
 	seen := make(map[string]int)
-	for {
-		ok, err := t.next()
-		if err != nil || !ok {
-			return out, err
-		}
+	return readRows(r, gatewayColumns, func(t *table) (Gateway, error) {
 		var g Gateway
-		var errs [8]error
+		var errs [9]error
 		g.ID, errs[0] = t.text("gateway_id")
 		g.Floor, _, errs[1] = t.integer("floor", true)
 		g.X, _, errs[2] = t.number("x", true)
@@ -349,20 +340,39 @@ func ReadGateways(r io.Reader) ([]Gateway, error) {
 		g.RSSIAt1m, _, errs[5] = t.number("rssi_at_1m", false)
 		g.PathLossExponent, _, errs[6] = t.number("path_loss_exponent", false)
 		g.RxOffset, _, errs[7] = t.number("rx_offset", false)
+		g.AnchorZone, errs[8] = t.get("anchor_zone")
 		if err := firstError(errs[:]); err != nil {
-			return nil, err
-		}
-		if g.AnchorZone, err = t.get("anchor_zone"); err != nil {
-			return nil, err
+			return g, err
 		}
 		if g.PathLossExponent < 0 {
-			return nil, invalid(t.line, "path_loss_exponent %g: must not be negative", g.PathLossExponent)
+			return g, invalid(t.line, "path_loss_exponent %g: must not be negative", g.PathLossExponent)
 		}
 		if prev, dup := seen[g.ID]; dup {
-			return nil, invalid(t.line, "gateway_id %q already on line %d", clip(g.ID), prev)
+			return g, invalid(t.line, "gateway_id %q already on line %d", clip(g.ID), prev)
 		}
 		seen[g.ID] = t.line
-		out = append(out, g)
+		return g, nil
+	})
+}
+
+// readRows reads a CSV table with the given columns, turning each row into
+// a T with parse; the first error ends it.
+func readRows[T any](r io.Reader, cols []column, parse func(*table) (T, error)) ([]T, error) {
+	t, err := newTable(r, cols)
+	if err != nil {
+		return nil, err
+	}
+	var out []T
+	for {
+		ok, err := t.next()
+		if err != nil || !ok {
+			return out, err
+		}
+		v, err := parse(t)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
 	}
 }
 
@@ -374,16 +384,7 @@ var sightingColumns = []column{
 // ReadSightings reads S.csv, in file order (Run sorts by time). Errors are
 // *wardwatch.Error (EINVALID) naming the line.
 func ReadSightings(r io.Reader) ([]Sighting, error) {
-	t, err := newTable(r, sightingColumns)
-	if err != nil {
-		return nil, err
-	}
-	var out []Sighting
-	for {
-		ok, err := t.next()
-		if err != nil || !ok {
-			return out, err
-		}
+	return readRows(r, sightingColumns, func(t *table) (Sighting, error) {
 		var s Sighting
 		var errs [5]error
 		s.Time, errs[0] = t.timestamp("ts")
@@ -391,11 +392,8 @@ func ReadSightings(r io.Reader) ([]Sighting, error) {
 		s.TagID, errs[2] = t.text("tag_id")
 		s.RSSI, _, errs[3] = t.number("rssi", true)
 		s.TxPower, _, errs[4] = t.number("tx_power", false)
-		if err := firstError(errs[:]); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
+		return s, firstError(errs[:])
+	})
 }
 
 // truthColumns is T.csv's header.
@@ -406,16 +404,7 @@ var truthColumns = []column{
 // ReadTruth reads T.csv, in file order. Errors are *wardwatch.Error
 // (EINVALID) naming the line.
 func ReadTruth(r io.Reader) ([]Truth, error) {
-	t, err := newTable(r, truthColumns)
-	if err != nil {
-		return nil, err
-	}
-	var out []Truth
-	for {
-		ok, err := t.next()
-		if err != nil || !ok {
-			return out, err
-		}
+	return readRows(r, truthColumns, func(t *table) (Truth, error) {
 		var p Truth
 		var errs [5]error
 		p.Time, errs[0] = t.timestamp("ts")
@@ -423,11 +412,8 @@ func ReadTruth(r io.Reader) ([]Truth, error) {
 		p.X, _, errs[2] = t.number("x", true)
 		p.Y, _, errs[3] = t.number("y", true)
 		p.Floor, p.HasFloor, errs[4] = t.integer("floor", false)
-		if err := firstError(errs[:]); err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
+		return p, firstError(errs[:])
+	})
 }
 
 // EstimateWriter writes P.csv.
