@@ -80,7 +80,7 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 	})
 	registerTrackerMetrics(reg, a.runner)
 
-	var sink sightingSink = a.runner
+	var sink ble.Sink = a.runner
 	if cfg.Ingest.RecordDir != "" {
 		if a.recorder, err = newSightingRecorder(cfg.Ingest.RecordDir, site, a.runner, logger.With("component", "record"), a.now()); err != nil {
 			telemetry.Close()

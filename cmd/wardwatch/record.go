@@ -11,21 +11,17 @@ import (
 	"time"
 
 	"github.com/wardwatch/wardwatch"
+	"github.com/wardwatch/wardwatch/collectors/ble"
 	"github.com/wardwatch/wardwatch/replay"
 	"github.com/wardwatch/wardwatch/tracker"
 )
-
-// sightingSink is where collectors deliver sightings: the engine's runner.
-type sightingSink interface {
-	Submit(ctx context.Context, ss []wardwatch.Sighting) error
-}
 
 // sightingRecorder passes sightings on to the engine and records the ones
 // it accepted in the replay format, for calibration and support:
 // gateways.csv once (G.csv) and sightings-<start>.csv (S.csv), so that
 // `wardwatch replay` and `wardwatch calibrate` can read them back.
 type sightingRecorder struct {
-	next   sightingSink
+	next   ble.Sink
 	keys   map[int64]string // gateway ID → key
 	logger *slog.Logger
 	path   string
@@ -37,7 +33,7 @@ type sightingRecorder struct {
 	broken bool // a write failed: recording stopped, ingestion goes on
 }
 
-func newSightingRecorder(dir string, site tracker.Site, next sightingSink, logger *slog.Logger, now time.Time) (*sightingRecorder, error) {
+func newSightingRecorder(dir string, site tracker.Site, next ble.Sink, logger *slog.Logger, now time.Time) (*sightingRecorder, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("record sightings: %w", err)
 	}
