@@ -157,6 +157,8 @@ type Role string
 const (
 	RoleAdmin      Role = "admin"
 	RoleFacilities Role = "facilities"
+	RolePharmacy   Role = "pharmacy"
+	RoleBiomed     Role = "biomed"
 	RoleNurse      Role = "nurse"
 	RoleViewer     Role = "viewer"
 )
@@ -164,7 +166,7 @@ const (
 // Valid reports whether r is a known role.
 func (r Role) Valid() bool {
 	switch r {
-	case RoleAdmin, RoleFacilities, RoleNurse, RoleViewer:
+	case RoleAdmin, RoleFacilities, RolePharmacy, RoleBiomed, RoleNurse, RoleViewer:
 		return true
 	}
 	return false
@@ -233,4 +235,15 @@ type ZoneChange struct {
 	FromZone int64
 	ToZone   int64
 	Time     time.Time
+}
+
+// DiscoveredTag is a tag WardWatch hears that belongs to no asset: a new
+// tag waiting to be assigned, or a stranger's beacon.
+type DiscoveredTag struct {
+	TagID     string
+	FirstSeen time.Time
+	LastSeen  time.Time
+	GatewayID int64   // the gateway that heard it most recently (0: gone)
+	RSSI      float64 // the strongest RSSI in the latest report, dBm
+	Sightings int64
 }

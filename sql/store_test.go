@@ -372,6 +372,80 @@ func testStore(t *testing.T, open func(t *testing.T) *Store) {
 		}
 	})
 
+	t.Run("DiscoveredTags", func(t *testing.T) {
+		s := migrated(t)
+		f := mustFloor(t, s)
+		gw1 := wardwatch.Gateway{Key: "gw-1", Name: "GW 1", FloorID: f.ID}
+		gw2 := wardwatch.Gateway{Key: "gw-2", Name: "GW 2", FloorID: f.ID}
+		for _, g := range []*wardwatch.Gateway{&gw1, &gw2} {
+			if err := s.CreateGateway(ctx, g); err != nil {
+				t.Fatalf("CreateGateway: %v", err)
+			}
+		}
+		pump := wardwatch.Asset{Name: "Pump 7", Kind: wardwatch.AssetInfusionPump}
+		if err := s.CreateAsset(ctx, &pump); err != nil {
+			t.Fatalf("CreateAsset: %v", err)
+		}
+		known := "ibeacon:f7826da6-4fa2-4e98-8024-bc5b71e0893e:1:1"
+		if err := s.CreateTag(ctx, wardwatch.Tag{ID: known, AssetID: pump.ID}); err != nil {
+			t.Fatalf("CreateTag: %v", err)
+		}
+		t0 := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+		newTag := "ibeacon:f7826da6-4fa2-4e98-8024-bc5b71e0893e:1:2"
+		other := "epc:3034257bf7194e4000001a85"
+		if _, err := s.RecordDiscoveredTags(ctx, []wardwatch.DiscoveredTag{
+			{TagID: newTag, FirstSeen: t0, LastSeen: t0.Add(time.Minute), GatewayID: gw1.ID, RSSI: -70, Sightings: 5},
+			{TagID: known, FirstSeen: t0, LastSeen: t0, GatewayID: gw1.ID, RSSI: -60, Sightings: 1}, // assigned meanwhile: skipped
+			{TagID: other, FirstSeen: t0, LastSeen: t0, GatewayID: 999999, RSSI: -80, Sightings: 1},  // gateway gone
+		}); err != nil {
+			t.Fatalf("RecordDiscoveredTags: %v", err)
+		}
+		// A later report moves last seen and the gateway; an out-of-order
+		// older one only widens first seen.
+		if _, err := s.RecordDiscoveredTags(ctx, []wardwatch.DiscoveredTag{
+			{TagID: newTag, FirstSeen: t0.Add(2 * time.Minute), LastSeen: t0.Add(3 * time.Minute), GatewayID: gw2.ID, RSSI: -65, Sightings: 2},
+			{TagID: newTag, FirstSeen: t0.Add(-time.Minute), LastSeen: t0, GatewayID: gw1.ID, RSSI: -90, Sightings: 1},
+		}); err != nil {
+			t.Fatalf("RecordDiscoveredTags again: %v", err)
+		}
+		_, err := s.RecordDiscoveredTags(ctx, []wardwatch.DiscoveredTag{{TagID: " ", LastSeen: t0}})
+		wantCode(t, "RecordDiscoveredTags(empty id)", err, wardwatch.EINVALID)
+		got, err := s.DiscoveredTags(ctx)
+		if err != nil {
+			t.Fatalf("DiscoveredTags: %v", err)
+		}
+		want := []wardwatch.DiscoveredTag{
+			{TagID: newTag, FirstSeen: t0.Add(-time.Minute), LastSeen: t0.Add(3 * time.Minute), GatewayID: gw2.ID, RSSI: -65, Sightings: 8},
+			{TagID: other, FirstSeen: t0, LastSeen: t0, RSSI: -80, Sightings: 1},
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("DiscoveredTags = %+v\nwant %+v", got, want)
+		}
+
+		wantCode(t, "AssignDiscoveredTag(not listed)", s.AssignDiscoveredTag(ctx, known, pump.ID), wardwatch.ENOTFOUND)
+		wantCode(t, "AssignDiscoveredTag(missing asset)", s.AssignDiscoveredTag(ctx, newTag, pump.ID+1000), wardwatch.ENOTFOUND)
+		if err := s.AssignDiscoveredTag(ctx, newTag, pump.ID); err != nil {
+			t.Fatalf("AssignDiscoveredTag: %v", err)
+		}
+		tags, err := s.Tags(ctx)
+		if err != nil || !slices.Contains(tags, wardwatch.Tag{ID: newTag, AssetID: pump.ID}) {
+			t.Fatalf("Tags after assign = %+v, %v", tags, err)
+		}
+		if err := s.DismissDiscoveredTag(ctx, other); err != nil {
+			t.Fatalf("DismissDiscoveredTag: %v", err)
+		}
+		wantCode(t, "DismissDiscoveredTag(again)", s.DismissDiscoveredTag(ctx, other), wardwatch.ENOTFOUND)
+		if got, err := s.DiscoveredTags(ctx); err != nil || len(got) != 0 {
+			t.Fatalf("DiscoveredTags after assign and dismiss = %+v, %v", got, err)
+		}
+		if _, err := s.RecordDiscoveredTags(ctx, []wardwatch.DiscoveredTag{{TagID: other, FirstSeen: t0, LastSeen: t0, RSSI: -80, Sightings: 1}}); err != nil {
+			t.Fatalf("RecordDiscoveredTags: %v", err)
+		}
+		if n, err := s.PruneDiscoveredTags(ctx, t0.Add(time.Second)); err != nil || n != 1 {
+			t.Fatalf("PruneDiscoveredTags = %d, %v; want 1", n, err)
+		}
+	})
+
 	t.Run("Users", func(t *testing.T) {
 		s := migrated(t)
 		for name, u := range map[string]wardwatch.User{
@@ -399,6 +473,18 @@ func testStore(t *testing.T, open func(t *testing.T) *Store) {
 		}
 		if admin.CreatedAt.Before(before) || admin.CreatedAt.After(time.Now()) || admin.CreatedAt.Location() != time.UTC {
 			t.Fatalf("CreateUser with zero CreatedAt set %v, want now in UTC", admin.CreatedAt)
+		}
+		for _, r := range []wardwatch.Role{wardwatch.RoleFacilities, wardwatch.RolePharmacy, wardwatch.RoleBiomed, wardwatch.RoleViewer} {
+			u := wardwatch.User{Username: "role-" + string(r), Role: r, PasswordHash: "h"}
+			if err := s.CreateUser(ctx, &u); err != nil {
+				t.Fatalf("CreateUser(role %s): %v", r, err)
+			}
+			if got, err := s.User(ctx, u.ID); err != nil || got.Role != r {
+				t.Fatalf("User(role %s) = %+v, %v", r, got, err)
+			}
+			if err := s.DeleteUser(ctx, u.ID); err != nil {
+				t.Fatalf("DeleteUser(role %s): %v", r, err)
+			}
 		}
 		dup := wardwatch.User{Username: "nina", Role: wardwatch.RoleViewer}
 		wantCode(t, "CreateUser(duplicate)", s.CreateUser(ctx, &dup), wardwatch.ECONFLICT)

@@ -162,3 +162,16 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64
 	}
 	return n, nil
 }
+
+// SetUserRole changes a user's role.
+func (s *Store) SetUserRole(ctx context.Context, userID int64, role wardwatch.Role) error {
+	if !role.Valid() {
+		return wardwatch.Errorf(wardwatch.EINVALID, "unknown role %q", role)
+	}
+	return s.execOne(ctx, userNotFound(userID), `UPDATE users SET role = ? WHERE id = ?`, string(role), userID)
+}
+
+// DeleteUser removes a user and signs them out everywhere.
+func (s *Store) DeleteUser(ctx context.Context, userID int64) error {
+	return s.execOne(ctx, userNotFound(userID), `DELETE FROM users WHERE id = ?`, userID)
+}

@@ -55,6 +55,10 @@ func roleLabel(r wardwatch.Role) string {
 		return "Admin"
 	case wardwatch.RoleFacilities:
 		return "Facilities"
+	case wardwatch.RolePharmacy:
+		return "Pharmacy"
+	case wardwatch.RoleBiomed:
+		return "Biomed"
 	case wardwatch.RoleNurse:
 		return "Nurse"
 	case wardwatch.RoleViewer:
