@@ -396,7 +396,7 @@ func testStore(t *testing.T, open func(t *testing.T) *Store) {
 		if _, err := s.RecordDiscoveredTags(ctx, []wardwatch.DiscoveredTag{
 			{TagID: newTag, FirstSeen: t0, LastSeen: t0.Add(time.Minute), GatewayID: gw1.ID, RSSI: -70, Sightings: 5},
 			{TagID: known, FirstSeen: t0, LastSeen: t0, GatewayID: gw1.ID, RSSI: -60, Sightings: 1}, // assigned meanwhile: skipped
-			{TagID: other, FirstSeen: t0, LastSeen: t0, GatewayID: 999999, RSSI: -80, Sightings: 1},  // gateway gone
+			{TagID: other, FirstSeen: t0, LastSeen: t0, GatewayID: 999999, RSSI: -80, Sightings: 1}, // gateway gone
 		}); err != nil {
 			t.Fatalf("RecordDiscoveredTags: %v", err)
 		}
