@@ -15,6 +15,7 @@ var pure = map[string]bool{
 	module + "/tracker":             true,
 	module + "/tracker/calibrate":   true,
 	module + "/tracker/fingerprint": true,
+	module + "/health":              true,
 }
 
 // allowedAdapterImports are the deliberate exceptions to "adapters import

@@ -247,3 +247,16 @@ type DiscoveredTag struct {
 	RSSI      float64 // the strongest RSSI in the latest report, dBm
 	Sightings int64
 }
+
+// GatewayHealth is what WardWatch knows of a gateway's traffic since it
+// started.
+type GatewayHealth struct {
+	GatewayID int64
+	LastSeen  time.Time // zero: not heard since WardWatch started
+	Rate      float64   // messages per second over the last minute
+	Messages  uint64    // messages (MQTT messages, pushed batches, polls) received
+	Accepted  uint64    // sightings handed to the location engine
+	Malformed uint64    // messages or items rejected as malformed
+	Dropped   uint64    // well-formed items not used (unknown tag identity, random MAC…)
+	Online    bool      // heard within the offline threshold
+}
