@@ -42,6 +42,16 @@ type PushHandlerOptions struct {
 	// handler's sink, without a reading sink or configured MACs, whose
 	// metrics are registered on the handler's registry.
 	Router *Router
+
+	// Health, when set, learns what each authenticated gateway sent: one
+	// message per request, with its accepted sightings, malformed items
+	// (1 for a body rejected whole) and items ignored on purpose.
+	Health HealthRecorder
+}
+
+// HealthRecorder keeps per-gateway traffic health (a *health.Board).
+type HealthRecorder interface {
+	GatewayMessage(gatewayID int64, at time.Time, accepted, malformed, dropped int)
 }
 
 // DefaultMaxBodyBytes is the body limit when PushHandlerOptions.MaxBodyBytes
@@ -74,6 +84,7 @@ type pushHandler struct {
 	batches   *prometheus.CounterVec
 	sightings *prometheus.CounterVec
 	router    *Router
+	health    HealthRecorder
 }
 
 // NewPushHandler returns the handler for
@@ -119,6 +130,7 @@ func NewPushHandler(gws GatewayLookup, sink Sink, logger *slog.Logger, reg prome
 		log:     logger,
 		maxBody: opt.MaxBodyBytes,
 		now:     opt.Now,
+		health:  opt.Health,
 		batches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "wardwatch_ingest_batches_total",
 			Help: "Sighting batches pushed by gateways, by result.",
@@ -203,13 +215,13 @@ func (h *pushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	if enc := r.Header.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "identity") {
-		h.reject(w, http.StatusUnsupportedMediaType, resultRejected, logKey, "Content-Encoding is not supported; send the body uncompressed", nil)
+		h.rejectFrom(w, gw, http.StatusUnsupportedMediaType, resultRejected, logKey, "Content-Encoding is not supported; send the body uncompressed", nil)
 		return
 	}
 	ct := r.Header.Get("Content-Type")
 	textBody := isTextPlain(ct)
 	if parseContentType(ct) == formatUnsupported && !textBody {
-		h.reject(w, http.StatusUnsupportedMediaType, resultRejected, logKey, msgUnsupportedType, nil)
+		h.rejectFrom(w, gw, http.StatusUnsupportedMediaType, resultRejected, logKey, msgUnsupportedType, nil)
 		return
 	}
 
@@ -217,18 +229,18 @@ func (h *pushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			h.reject(w, http.StatusRequestEntityTooLarge, resultTooLarge, logKey, fmt.Sprintf("body is larger than %d bytes", h.maxBody), nil)
+			h.rejectFrom(w, gw, http.StatusRequestEntityTooLarge, resultTooLarge, logKey, fmt.Sprintf("body is larger than %d bytes", h.maxBody), nil)
 			return
 		}
 		// The client went away or sent a broken body; nothing useful to say.
-		h.reject(w, http.StatusBadRequest, resultRejected, logKey, "could not read the body", err)
+		h.rejectFrom(w, gw, http.StatusBadRequest, resultRejected, logKey, "could not read the body", err)
 		return
 	}
 
 	switch {
 	case textBody:
 		if firstNonSpace(body) != '$' {
-			h.reject(w, http.StatusUnsupportedMediaType, resultRejected, logKey, msgUnsupportedType, nil)
+			h.rejectFrom(w, gw, http.StatusUnsupportedMediaType, resultRejected, logKey, msgUnsupportedType, nil)
 			return
 		}
 		h.serveVendor(w, r, gw, logKey, FormatIngics, body)
@@ -240,10 +252,10 @@ func (h *pushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	accepted, itemErrs, err := ParseBatch(body, ct, gw, h.now())
 	if err != nil {
-		h.reject(w, http.StatusBadRequest, resultRejected, logKey, wardwatch.ErrorMessage(err), nil)
+		h.rejectFrom(w, gw, http.StatusBadRequest, resultRejected, logKey, wardwatch.ErrorMessage(err), nil)
 		return
 	}
-	h.answer(w, r, logKey, len(accepted), itemErrs, 0, func() (int, error) {
+	h.answer(w, r, gw, logKey, len(accepted), itemErrs, 0, func() (int, error) {
 		if len(accepted) == 0 {
 			return 0, nil
 		}
@@ -287,10 +299,10 @@ func (h *pushHandler) serveVendor(w http.ResponseWriter, r *http.Request, gw war
 		p, err = ParseMinewJSONLong(body, now)
 	}
 	if err != nil {
-		h.reject(w, http.StatusBadRequest, resultRejected, logKey, wardwatch.ErrorMessage(err), nil)
+		h.rejectFrom(w, gw, http.StatusBadRequest, resultRejected, logKey, wardwatch.ErrorMessage(err), nil)
 		return
 	}
-	h.answer(w, r, logKey, len(p.Observations), p.Errors, len(p.Skipped), func() (int, error) {
+	h.answer(w, r, gw, logKey, len(p.Observations), p.Errors, len(p.Skipped), func() (int, error) {
 		res, err := h.router.RouteFrom(r.Context(), gw, p, now)
 		return res.Sightings, err
 	})
@@ -300,7 +312,7 @@ func (h *pushHandler) serveVendor(w http.ResponseWriter, r *http.Request, gw war
 // passed parsing, itemErrs the rejected ones, ignored the ones dropped on
 // purpose; submit hands the candidates on and returns how many were
 // accepted.
-func (h *pushHandler) answer(w http.ResponseWriter, r *http.Request, logKey string, candidates int, itemErrs []ItemError, ignored int, submit func() (int, error)) {
+func (h *pushHandler) answer(w http.ResponseWriter, r *http.Request, gw wardwatch.Gateway, logKey string, candidates int, itemErrs []ItemError, ignored int, submit func() (int, error)) {
 	h.sightings.WithLabelValues(resultRejected).Add(float64(len(itemErrs)))
 	shown := itemErrs
 	if len(shown) > maxErrorsInResponse {
@@ -313,6 +325,7 @@ func (h *pushHandler) answer(w http.ResponseWriter, r *http.Request, logKey stri
 		reason := "no usable sightings in the batch"
 		h.log.Warn("ingest: batch rejected", "gateway", logKey, "reason", reason, "rejected", len(itemErrs), "first_error", itemErrs[0].Reason)
 		h.batches.WithLabelValues(resultRejected).Inc()
+		h.record(gw, 0, len(itemErrs), ignored)
 		writeJSON(w, http.StatusBadRequest, batchResponse{Error: reason, Rejected: len(itemErrs), Errors: shown, Ignored: ignored})
 		return
 	}
@@ -332,6 +345,7 @@ func (h *pushHandler) answer(w http.ResponseWriter, r *http.Request, logKey stri
 		return
 	}
 	h.sightings.WithLabelValues(resultAccepted).Add(float64(accepted))
+	h.record(gw, accepted, len(itemErrs), ignored+(candidates-accepted))
 	if len(itemErrs) > 0 {
 		h.batches.WithLabelValues(resultPartial).Inc()
 		h.log.Debug("ingest: batch partly rejected", "gateway", logKey, "accepted", accepted, "rejected", len(itemErrs), "first_error", itemErrs[0].Reason)
@@ -380,6 +394,20 @@ func bearerToken(h string) (string, bool) {
 	}
 	token = strings.TrimSpace(token)
 	return token, token != ""
+}
+
+// record tells the health recorder, if any, about one request from gw.
+func (h *pushHandler) record(gw wardwatch.Gateway, accepted, malformed, dropped int) {
+	if h.health != nil {
+		h.health.GatewayMessage(gw.ID, h.now().UTC(), accepted, malformed, dropped)
+	}
+}
+
+// rejectFrom is reject for a request from an authenticated gateway: the
+// whole body counts as one malformed item in its health.
+func (h *pushHandler) rejectFrom(w http.ResponseWriter, gw wardwatch.Gateway, status int, result, gatewayKey, reason string, cause error) {
+	h.record(gw, 0, 1, 0)
+	h.reject(w, status, result, gatewayKey, reason, cause)
 }
 
 // reject answers a rejected batch with a JSON error and logs one warn line

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -65,6 +66,12 @@ type RouterOptions struct {
 	// TLM pairs Eddystone-TLM frames with identities; nil makes a private
 	// NewTLMAssociator(0, 0).
 	TLM *TLMAssociator
+	// Health, when set, learns what each gateway sent through Route and
+	// Handle (not RouteFrom: the push handler records its own): one
+	// message per gateway named in it, with that gateway's sightings, and
+	// the message's malformed and dropped items charged to its first
+	// gateway.
+	Health HealthRecorder
 }
 
 // Router turns parsed messages into sightings and readings: it resolves
@@ -262,7 +269,17 @@ func (r *Router) RouteFrom(ctx context.Context, gw wardwatch.Gateway, p Parsed, 
 
 func (r *Router) route(ctx context.Context, fixed *wardwatch.Gateway, p Parsed, now time.Time) (RouteResult, error) {
 	m := r.metricsFor(p.Format)
-	res, err := r.deliver(ctx, fixed, p, now, m)
+	res, seen, err := r.deliver(ctx, fixed, p, now, m)
+	if r.opt.Health != nil && fixed == nil {
+		for i, g := range seen {
+			malformed, dropped := 0, 0
+			if i == 0 {
+				malformed = len(p.Errors)
+				dropped = len(p.Skipped) + res.UnconfiguredMAC
+			}
+			r.opt.Health.GatewayMessage(g.id, now, g.sightings, malformed, dropped)
+		}
+	}
 	switch {
 	case err != nil:
 		m.failed.Inc()
@@ -278,8 +295,20 @@ func (r *Router) route(ctx context.Context, fixed *wardwatch.Gateway, p Parsed, 
 	return res, err
 }
 
-func (r *Router) deliver(ctx context.Context, fixed *wardwatch.Gateway, p Parsed, now time.Time, m *formatMetrics) (RouteResult, error) {
-	var res RouteResult
+// gatewayCount is how many sightings of a message came from one gateway.
+type gatewayCount struct {
+	id        int64
+	sightings int
+}
+
+// deliver hands p's sightings and readings on. It also returns the
+// gateways the observations came from, in order of first appearance, with
+// their sighting counts.
+func (r *Router) deliver(ctx context.Context, fixed *wardwatch.Gateway, p Parsed, now time.Time, m *formatMetrics) (RouteResult, []gatewayCount, error) {
+	var (
+		res  RouteResult
+		seen []gatewayCount
+	)
 	if n := len(p.Errors); n > 0 {
 		m.dropInvalid.Add(float64(n))
 	}
@@ -328,7 +357,7 @@ func (r *Router) deliver(ctx context.Context, fixed *wardwatch.Gateway, p Parsed
 		}
 		gw, ok, err := resolve(o.GatewayKey)
 		if err != nil {
-			return res, err
+			return res, seen, err
 		}
 		if !ok {
 			res.UnknownGateway++
@@ -338,6 +367,13 @@ func (r *Router) deliver(ctx context.Context, fixed *wardwatch.Gateway, p Parsed
 		}
 		s := o.Sighting
 		s.GatewayID = gw.ID
+		if k := len(seen) - 1; k >= 0 && seen[k].id == gw.ID {
+			seen[k].sightings++
+		} else if k := slices.IndexFunc(seen, func(g gatewayCount) bool { return g.id == gw.ID }); k >= 0 {
+			seen[k].sightings++
+		} else {
+			seen = append(seen, gatewayCount{id: gw.ID, sightings: 1})
+		}
 		if o.Distance > 0 {
 			s.RSSI = DistanceToRSSI(o.Distance, gw)
 		}
@@ -362,7 +398,7 @@ func (r *Router) deliver(ctx context.Context, fixed *wardwatch.Gateway, p Parsed
 	}
 	for _, f := range p.TLM {
 		if _, ok, err := resolve(f.GatewayKey); err != nil {
-			return res, err
+			return res, seen, err
 		} else if !ok {
 			m.dropUnknownGW.Inc()
 			continue
@@ -386,7 +422,7 @@ func (r *Router) deliver(ctx context.Context, fixed *wardwatch.Gateway, p Parsed
 	for len(out) > 0 {
 		n := min(len(out), r.opt.SubmitBatch)
 		if err := r.sink.Submit(ctx, out[:n:n]); err != nil {
-			return res, err
+			return res, seen, err
 		}
 		res.Sightings += n
 		m.observations.Add(float64(n))
@@ -398,13 +434,13 @@ func (r *Router) deliver(ctx context.Context, fixed *wardwatch.Gateway, p Parsed
 			m.readingsDropped.Add(float64(len(readings)))
 		} else {
 			if err := r.readings.SubmitReadings(ctx, readings); err != nil {
-				return res, err
+				return res, seen, err
 			}
 			res.Readings = len(readings)
 			m.readingsSubmitted.Add(float64(len(readings)))
 		}
 	}
-	return res, nil
+	return res, seen, nil
 }
 
 // carriesTLM reports whether a format can deliver raw Eddystone-TLM
