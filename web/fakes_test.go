@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -48,6 +49,9 @@ type fakeStore struct {
 	users    []wardwatch.User
 	sessions map[string]wardwatch.Session
 	touches  int
+	gateways []wardwatch.Gateway
+	tags     []wardwatch.Tag
+	found    []wardwatch.DiscoveredTag
 
 	floorsHook func() // called by Floors (tests make it panic)
 	failUsers  error  // returned by UserByUsername when set
@@ -115,6 +119,13 @@ func (s *fakeStore) FloorPlan(ctx context.Context, floorID int64) (wardwatch.Flo
 func (s *fakeStore) Zones(ctx context.Context, floorID int64) ([]wardwatch.Zone, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if floorID == 0 { // every floor's, as the real store does
+		var all []wardwatch.Zone
+		for _, f := range s.floors {
+			all = append(all, s.zones[f.ID]...)
+		}
+		return all, nil
+	}
 	return append([]wardwatch.Zone(nil), s.zones[floorID]...), nil
 }
 
@@ -240,4 +251,53 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+}
+
+func (s *fakeStore) Asset(ctx context.Context, id int64) (wardwatch.Asset, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.assets {
+		if a.ID == id {
+			return a, nil
+		}
+	}
+	return wardwatch.Asset{}, wardwatch.Errorf(wardwatch.ENOTFOUND, "asset %d not found", id)
+}
+
+func (s *fakeStore) Gateways(ctx context.Context) ([]wardwatch.Gateway, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]wardwatch.Gateway(nil), s.gateways...), nil
+}
+
+func (s *fakeStore) DiscoveredTags(ctx context.Context) ([]wardwatch.DiscoveredTag, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]wardwatch.DiscoveredTag(nil), s.found...), nil
+}
+
+func (s *fakeStore) AssignDiscoveredTag(ctx context.Context, tagID string, assetID int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.IndexFunc(s.found, func(d wardwatch.DiscoveredTag) bool { return d.TagID == tagID })
+	if i < 0 {
+		return wardwatch.Errorf(wardwatch.ENOTFOUND, "tag %q is not in the discovered tags", tagID)
+	}
+	if !slices.ContainsFunc(s.assets, func(a wardwatch.Asset) bool { return a.ID == assetID }) {
+		return wardwatch.Errorf(wardwatch.ENOTFOUND, "asset %d not found", assetID)
+	}
+	s.found = slices.Delete(s.found, i, i+1)
+	s.tags = append(s.tags, wardwatch.Tag{ID: tagID, AssetID: assetID})
+	return nil
+}
+
+func (s *fakeStore) DismissDiscoveredTag(ctx context.Context, tagID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.IndexFunc(s.found, func(d wardwatch.DiscoveredTag) bool { return d.TagID == tagID })
+	if i < 0 {
+		return wardwatch.Errorf(wardwatch.ENOTFOUND, "tag %q is not in the discovered tags", tagID)
+	}
+	s.found = slices.Delete(s.found, i, i+1)
+	return nil
 }

@@ -31,6 +31,14 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 	mux.Handle("GET /floors/{id}/plan", api(handleFloorPlan(logger, cfg.Store)))
 	mux.Handle("GET /floors/{id}/live", stream(handleFloorLive(logger, cfg.Store, cfg.Live)))
 
+	admin := func(h http.Handler) http.Handler { return page(requirePermission(logger, permConfigure)(h)) }
+	siteState := func(h http.Handler) http.Handler { return page(requirePermission(logger, permSiteState)(h)) }
+	mux.Handle("GET /admin", admin(handleAdminIndex(logger)))
+	mux.Handle("GET /admin/gateways", siteState(handleAdminGateways(logger, cfg.Store, cfg.GatewayHealth, cfg.OfflineAfter, cfg.Now)))
+	mux.Handle("GET /admin/tags/discovered", admin(handleDiscoveredTags(logger, cfg.Store, cfg.Now)))
+	mux.Handle("POST /admin/tags/discovered/assign", admin(handleAssignDiscoveredTag(logger, cfg.Store, cfg.ConfigChanged)))
+	mux.Handle("POST /admin/tags/discovered/dismiss", admin(handleDismissDiscoveredTag(logger, cfg.Store)))
+
 	mux.Handle("GET /healthz", handleHealth(logger, cfg.Health))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{}))
 	mux.Handle("GET /static/", handleStatic())

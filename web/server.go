@@ -23,6 +23,11 @@ type Store interface {
 	FloorPlan(ctx context.Context, floorID int64) (wardwatch.FloorPlan, error)
 	Zones(ctx context.Context, floorID int64) ([]wardwatch.Zone, error)
 	Assets(ctx context.Context) ([]wardwatch.Asset, error)
+	Asset(ctx context.Context, id int64) (wardwatch.Asset, error)
+	Gateways(ctx context.Context) ([]wardwatch.Gateway, error)
+	DiscoveredTags(ctx context.Context) ([]wardwatch.DiscoveredTag, error)
+	AssignDiscoveredTag(ctx context.Context, tagID string, assetID int64) error
+	DismissDiscoveredTag(ctx context.Context, tagID string) error
 	UserByUsername(ctx context.Context, username string) (wardwatch.User, error)
 	User(ctx context.Context, id int64) (wardwatch.User, error)
 	CreateSession(ctx context.Context, s wardwatch.Session) error
@@ -63,6 +68,17 @@ type Config struct {
 	// return a *wardwatch.Error to give a reason; other errors are logged
 	// only). Nil means always healthy.
 	Health func(ctx context.Context) error
+
+	// GatewayHealth reports every gateway's traffic health at a moment,
+	// for the admin gateways page; nil shows none. OfflineAfter is the
+	// silence after which it calls a gateway offline (for the page's
+	// explanation).
+	GatewayHealth func(now time.Time) []wardwatch.GatewayHealth
+	OfflineAfter  time.Duration
+
+	// ConfigChanged is called after an admin change the location engine
+	// must see at once (a tag assigned, a gateway moved); nil: nothing.
+	ConfigChanged func(ctx context.Context)
 
 	SecureCookies bool          // Secure flag on cookies and HSTS (true behind TLS)
 	SessionIdle   time.Duration // sliding idle timeout; default 15m
