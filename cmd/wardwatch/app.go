@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +18,7 @@ import (
 	"github.com/wardwatch/wardwatch"
 	"github.com/wardwatch/wardwatch/collectors/ble"
 	"github.com/wardwatch/wardwatch/collectors/mqtt"
+	"github.com/wardwatch/wardwatch/health"
 	"github.com/wardwatch/wardwatch/sql"
 	"github.com/wardwatch/wardwatch/tracker"
 	"github.com/wardwatch/wardwatch/web"
@@ -37,7 +39,12 @@ type app struct {
 	handler   http.Handler
 	mqtt      *mqtt.Subscriber  // nil when MQTT is off
 	recorder  *sightingRecorder // nil unless ingest.record_dir is set
+	discovery *discovery
+	health    *health.Board
+	macs      atomic.Pointer[map[string]bool] // MAC identities configured as tags
 	now       func() time.Time
+
+	gatewaysOffline prometheus.Gauge
 }
 
 func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logger) (*app, error) {
@@ -80,9 +87,18 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 	})
 	registerTrackerMetrics(reg, a.runner)
 
-	var sink ble.Sink = a.runner
+	a.health = health.NewBoard(cfg.Ingest.GatewayOfflineAfter)
+	a.health.Track(gatewayIDs(site.Gateways))
+	a.gatewaysOffline = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "wardwatch_gateways_offline", Help: "Gateways heard since start that have been silent longer than ingest.gateway_offline_after.",
+	})
+	reg.MustRegister(a.gatewaysOffline)
+	a.discovery = newDiscovery(a.runner, store, site.Tags, logger.With("component", "discovery"), reg)
+	a.setMACs(site.Tags)
+
+	var sink ble.Sink = a.discovery
 	if cfg.Ingest.RecordDir != "" {
-		if a.recorder, err = newSightingRecorder(cfg.Ingest.RecordDir, site, a.runner, logger.With("component", "record"), a.now()); err != nil {
+		if a.recorder, err = newSightingRecorder(cfg.Ingest.RecordDir, site, a.discovery, logger.With("component", "record"), a.now()); err != nil {
 			telemetry.Close()
 			return nil, err
 		}
@@ -91,11 +107,13 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 	// One router for every gateway format, pushed or published: it resolves
 	// gateway keys, applies the MAC policy and feeds the engine.
 	router := ble.NewRouter(store, sink, nil, logger.With("component", "collector"), reg, ble.RouterOptions{
-		AllowMAC: configuredMACs(site.Tags),
+		AllowMAC: a.allowMAC,
+		Health:   a.health,
 	})
 	ingest := ble.NewPushHandler(store, sink, logger.With("component", "ingest"), reg, ble.PushHandlerOptions{
 		MaxBodyBytes: cfg.Ingest.MaxBodyBytes,
 		Router:       router,
+		Health:       a.health,
 	})
 	if cfg.MQTT.Broker != "" {
 		a.mqtt, err = newMQTTSubscriber(cfg.MQTT, router, logger.With("component", "mqtt"), reg)
@@ -116,8 +134,81 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 		SessionIdle:   cfg.Session.IdleTimeout,
 		SessionMax:    cfg.Session.MaxLifetime,
 		StaleAfter:    cfg.Tracker.StaleAfter,
+		GatewayHealth: a.health.Snapshot,
+		OfflineAfter:  cfg.Ingest.GatewayOfflineAfter,
+		ConfigChanged: a.reloadSite,
 	})
 	return a, nil
+}
+
+// reloadSite reads the site from the config store again and hands it to
+// the location engine, the tag discovery, the MAC policy and the gateway
+// health board, after an admin change. A failure is logged: the previous
+// site stays in use.
+func (a *app) reloadSite(ctx context.Context) {
+	site, err := loadSite(ctx, a.store)
+	if err != nil {
+		a.logger.Error("reload site after a configuration change", "err", err)
+		return
+	}
+	a.runner.SetSite(site)
+	a.discovery.setTags(site.Tags)
+	a.setMACs(site.Tags)
+	a.health.Track(gatewayIDs(site.Gateways))
+	a.logger.Info("site reloaded", "floors", len(site.Floors), "zones", len(site.Zones), "gateways", len(site.Gateways), "tags", len(site.Tags))
+}
+
+// setMACs sets the MAC policy of the collectors: a MAC-derived identity
+// counts only when an admin configured it as a tag.
+func (a *app) setMACs(tags []wardwatch.Tag) {
+	macs := make(map[string]bool)
+	for _, t := range tags {
+		if strings.HasPrefix(t.ID, "mac:") {
+			macs[t.ID] = true
+		}
+	}
+	a.macs.Store(&macs)
+}
+
+// allowMAC reports whether a MAC-derived identity is a configured tag. It
+// is safe for concurrent use.
+func (a *app) allowMAC(id string) bool { return (*a.macs.Load())[id] }
+
+func gatewayIDs(gws []wardwatch.Gateway) []int64 {
+	ids := make([]int64, len(gws))
+	for i, g := range gws {
+		ids[i] = g.ID
+	}
+	return ids
+}
+
+// watchGateways logs gateways going offline and coming back, and keeps
+// the offline gauge, checking every few seconds.
+func (a *app) watchGateways(ctx context.Context) error {
+	tick := time.NewTicker(5 * time.Second)
+	defer tick.Stop()
+	offline := make(map[int64]bool)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+		now := a.now()
+		for _, tr := range a.health.Transitions(now) {
+			switch {
+			case tr.Online && offline[tr.GatewayID]:
+				delete(offline, tr.GatewayID)
+				a.logger.Info("gateway back online", "gateway", tr.GatewayID)
+			case tr.Online:
+				a.logger.Debug("gateway heard", "gateway", tr.GatewayID)
+			default:
+				offline[tr.GatewayID] = true
+				a.logger.Warn("gateway offline", "gateway", tr.GatewayID, "last_seen", tr.LastSeen, "silent_for", now.Sub(tr.LastSeen).Round(time.Second))
+			}
+		}
+		a.gatewaysOffline.Set(float64(len(offline)))
+	}
 }
 
 // lastSeenHorizon is how far back a restart looks for last known positions.
@@ -138,18 +229,6 @@ func trackerConfig(c TrackerConfig) tracker.Config {
 		ZoneMargin: off(c.ZoneMargin),
 		StaleAfter: c.StaleAfter,
 	}
-}
-
-// configuredMACs returns the MAC policy of the collectors: a MAC-derived
-// identity counts only when an admin configured it as a tag.
-func configuredMACs(tags []wardwatch.Tag) func(string) bool {
-	macs := make(map[string]bool)
-	for _, t := range tags {
-		if strings.HasPrefix(t.ID, "mac:") {
-			macs[t.ID] = true
-		}
-	}
-	return func(id string) bool { return macs[id] } // read-only: safe for concurrent use
 }
 
 // newMQTTSubscriber subscribes to the site's broker and routes every message
@@ -247,6 +326,8 @@ func (a *app) serve(ctx context.Context, ln net.Listener, extra ...func(context.
 	g.Go(func() error { return a.runner.Run(ctx) })
 	g.Go(func() error { return a.history.Run(ctx) })
 	g.Go(func() error { return a.housekeeping(ctx) })
+	g.Go(func() error { return a.discovery.Run(ctx) })
+	g.Go(func() error { return a.watchGateways(ctx) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server: %w", err)

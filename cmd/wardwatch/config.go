@@ -68,8 +68,9 @@ type TrackerConfig struct {
 
 // IngestConfig limits gateway input.
 type IngestConfig struct {
-	MaxBodyBytes int64  `yaml:"max_body_bytes"`
-	RecordDir    string `yaml:"record_dir"`
+	MaxBodyBytes        int64         `yaml:"max_body_bytes"`
+	RecordDir           string        `yaml:"record_dir"`
+	GatewayOfflineAfter time.Duration `yaml:"gateway_offline_after"`
 }
 
 // MQTTConfig connects WardWatch to the site's MQTT broker, where gateways
@@ -123,7 +124,7 @@ func DefaultConfig() Config {
 			ZoneMargin: 0.3,
 			StaleAfter: 2 * time.Minute,
 		},
-		Ingest: IngestConfig{MaxBodyBytes: 1 << 20},
+		Ingest: IngestConfig{MaxBodyBytes: 1 << 20, GatewayOfflineAfter: 2 * time.Minute},
 		MQTT: MQTTConfig{
 			ClientID: "wardwatch",
 			Topics:   "espresense/devices/+/+,home/+/BTtoMQTT/+",
@@ -280,6 +281,9 @@ func (c Config) validate() error {
 	}
 	if c.Ingest.MaxBodyBytes < 1024 || c.Ingest.MaxBodyBytes > 64<<20 {
 		bad("ingest.max_body_bytes %d: want 1024 to 67108864", c.Ingest.MaxBodyBytes)
+	}
+	if c.Ingest.GatewayOfflineAfter < 10*time.Second {
+		bad("ingest.gateway_offline_after %s: want at least 10s", c.Ingest.GatewayOfflineAfter)
 	}
 	if c.MQTT.Broker != "" {
 		if c.MQTT.ClientID == "" {
