@@ -7,9 +7,13 @@
 // It publishes n messages as fast as it can, on topics
 // espresense/devices/iBeacon:<uuid>-1-<minor>/<room> with realistic JSON
 // payloads, while two receivers subscribed to espresense/devices/# count
-// them: `mosquitto_sub -C` and a collectors/mqtt Subscriber. For each it
-// prints messages per second from the first publish to the last message
-// received, and the ratio of the two.
+// them: `mosquitto_sub -C` and a collectors/mqtt Subscriber whose handler
+// is the service's ingestion path (the ESPresense parser, the collectors'
+// Router and the location engine's Runner, on a one-floor site with one
+// node per room). For each receiver it prints messages per second from the
+// first publish to the last message handled, and the ratio of the two;
+// then what the engine made of them (sightings accepted, positions
+// published).
 //
 // Without -broker it starts a private Mosquitto on a free loopback port
 // (with max_queued_messages 0, so the broker queues rather than drops for a
@@ -252,6 +256,11 @@ func finish(ctx context.Context, o options, w io.Writer, msub, ww *receiver) err
 		}
 	}
 	a, b := msub.report(w), ww.report(w)
+	if ww.pipeline != nil {
+		// Let the engine publish the last sightings before reporting.
+		time.Sleep(time.Second)
+		ww.pipeline.report(w)
+	}
 	if a > 0 && b > 0 {
 		fmt.Fprintf(w, "ratio wardwatch / mosquitto_sub: %.3f\n", b/a)
 	}
@@ -343,11 +352,12 @@ func startSubscriber(ctx context.Context, o options, id string, clean bool, stde
 	if o.verbose {
 		logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
-	handle := func(_ context.Context, m mqtt.Message) {
-		// The lead routes m through the collectors/ble parsers and the
-		// tracker here; for now the handler only counts.
+	p := newPipeline(o)
+	handle := func(ctx context.Context, m mqtt.Message) {
+		p.handle(ctx, m)
 		r.add()
 	}
+	r.pipeline = p
 	sub, err := mqtt.NewSubscriber(mqtt.Config{
 		Broker: o.broker, ClientID: id, Username: o.username, Password: o.password,
 		Topics: []string{filter}, CleanSession: clean,
@@ -356,9 +366,10 @@ func startSubscriber(ctx context.Context, o options, id string, clean bool, stde
 		return nil, nil, nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
+	done := make(chan error, 2)
 	go func() { done <- sub.Run(ctx) }()
-	return r, sub, func() { cancel(); <-done }, nil
+	go func() { done <- p.runner.Run(ctx) }()
+	return r, sub, func() { cancel(); <-done; <-done }, nil
 }
 
 // receiver counts messages and notes when the last one arrived.
@@ -370,6 +381,8 @@ type receiver struct {
 	end   time.Time
 	once  sync.Once
 	done  chan struct{}
+
+	pipeline *pipeline // WardWatch's: parse, route, locate
 }
 
 func newReceiver(name string, n int) *receiver {
