@@ -236,17 +236,15 @@ func trackerConfig(c TrackerConfig) tracker.Config {
 // the one its topic implies.
 func newMQTTSubscriber(cfg MQTTConfig, router *ble.Router, logger *slog.Logger, reg prometheus.Registerer) (*mqtt.Subscriber, error) {
 	format := ble.Format(cfg.Format)
+	filters := cfg.TopicFilters()
 	handle := func(ctx context.Context, m mqtt.Message) {
 		if m.Retained {
 			return // the broker's stored copy of an old message: not a new sighting
 		}
-		f := format
-		if cfg.Format == "auto" {
-			var ok bool
-			if f, ok = ble.DetectFormat(m.Topic); !ok {
-				logger.Debug("mqtt message on a topic of no known format", "topic", m.Topic)
-				return
-			}
+		f, ok := messageFormat(filters, format, m.Topic)
+		if !ok {
+			logger.Debug("mqtt message on a topic of no known format", "topic", m.Topic)
+			return
 		}
 		if _, err := router.Handle(ctx, f, m.Topic, m.Payload, m.Received.UTC()); err != nil && ctx.Err() == nil {
 			logger.Debug("mqtt message rejected", "topic", m.Topic, "err", err)
@@ -266,6 +264,21 @@ func newMQTTSubscriber(cfg MQTTConfig, router *ble.Router, logger *slog.Logger, 
 		return nil, fmt.Errorf("mqtt: %w", err)
 	}
 	return sub, nil
+}
+
+// messageFormat decides how to read a message on topic: the format of the
+// first topic entry naming one that matches it, else the configured format,
+// else (auto) the one its topic's shape implies.
+func messageFormat(filters []TopicFilter, configured ble.Format, topic string) (ble.Format, bool) {
+	for _, tf := range filters {
+		if tf.Format != "" && topicMatches(tf.Filter, topic) {
+			return tf.Format, true
+		}
+	}
+	if configured != "auto" {
+		return configured, true
+	}
+	return ble.DetectFormat(topic)
 }
 
 // loadSite reads what the location engine needs from the config store.

@@ -87,15 +87,54 @@ type MQTTConfig struct {
 	Format   string `yaml:"format"`
 }
 
-// TopicList is Topics split at commas, blanks dropped.
+// TopicFilter is one subscription: an MQTT topic filter and, when the
+// entry says "filter=format", the format of every message it matches.
+type TopicFilter struct {
+	Filter string
+	Format ble.Format // "" : mqtt.format decides
+}
+
+// Topics parses Topics: comma-separated filters, each optionally
+// "filter=format"; blanks are dropped.
+func (c MQTTConfig) TopicFilters() []TopicFilter {
+	var out []TopicFilter
+	for _, t := range strings.Split(c.Topics, ",") {
+		t = strings.TrimSpace(t)
+		if t == "" {
+			continue
+		}
+		filter, format, _ := strings.Cut(t, "=")
+		out = append(out, TopicFilter{Filter: strings.TrimSpace(filter), Format: ble.Format(strings.TrimSpace(format))})
+	}
+	return out
+}
+
+// TopicList is the topic filters to subscribe to.
 func (c MQTTConfig) TopicList() []string {
 	var topics []string
-	for _, t := range strings.Split(c.Topics, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			topics = append(topics, t)
-		}
+	for _, f := range c.TopicFilters() {
+		topics = append(topics, f.Filter)
 	}
 	return topics
+}
+
+// topicMatches reports whether an MQTT topic matches a filter with the +
+// (one level) and # (the rest) wildcards.
+func topicMatches(filter, topic string) bool {
+	for {
+		fl, frest, fmore := strings.Cut(filter, "/")
+		if fl == "#" {
+			return true
+		}
+		tl, trest, tmore := strings.Cut(topic, "/")
+		if fl != "+" && fl != tl {
+			return false
+		}
+		if !fmore || !tmore {
+			return fmore == tmore || (fmore && frest == "#")
+		}
+		filter, topic = frest, trest
+	}
 }
 
 // DemoConfig tunes the simulated hospital of `wardwatch demo`.
@@ -291,6 +330,14 @@ func (c Config) validate() error {
 		}
 		if len(c.MQTT.TopicList()) == 0 {
 			bad("mqtt.topics is empty")
+		}
+	}
+	for _, tf := range c.MQTT.TopicFilters() {
+		if tf.Filter == "" || strings.ContainsAny(tf.Filter, "\x00") {
+			bad("mqtt.topics: an empty topic filter")
+		}
+		if tf.Format != "" && !tf.Format.Valid() {
+			bad("mqtt.topics: format %q of %q: want espresense, theengs, mqtt_room, minew_json_long, ingics or wardwatch", tf.Format, tf.Filter)
 		}
 	}
 	if f := ble.Format(c.MQTT.Format); c.MQTT.Format != "auto" && !f.Valid() {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/wardwatch/wardwatch/collectors/ble"
 )
 
 const examplePath = "../../config.example.yaml"
@@ -181,4 +183,59 @@ func FuzzEnvOverride(f *testing.F) {
 	f.Fuzz(func(t *testing.T, key, value string) {
 		_, _ = LoadConfig("", envMap(map[string]string{key: value}))
 	})
+}
+
+func TestTopicMatches(t *testing.T) {
+	for _, c := range []struct {
+		filter, topic string
+		want          bool
+	}{
+		{"room_presence/+", "room_presence/bay-2", true},
+		{"room_presence/+", "room_presence/bay-2/x", false},
+		{"room_presence/+", "room_presence", false},
+		{"espresense/devices/+/+", "espresense/devices/iBeacon:x/f1-gw-01", true},
+		{"home/+/BTtoMQTT/+", "home/gw1/BTtoMQTT/C0FFEE000002", true},
+		{"home/#", "home/gw1/BTtoMQTT/x", true},
+		{"home/#", "home", true},
+		{"#", "anything/at/all", true},
+		{"a/b", "a/b", true},
+		{"a/b", "a/c", false},
+		{"a/+/c", "a//c", true},
+	} {
+		if got := topicMatches(c.filter, c.topic); got != c.want {
+			t.Errorf("topicMatches(%q, %q) = %v, want %v", c.filter, c.topic, got, c.want)
+		}
+	}
+}
+
+func TestMessageFormat(t *testing.T) {
+	cfg := MQTTConfig{Topics: " espresense/devices/+/+ , room_presence/+ = mqtt_room,home/+/BTtoMQTT/+,"}
+	filters := cfg.TopicFilters()
+	if got := cfg.TopicList(); strings.Join(got, ",") != "espresense/devices/+/+,room_presence/+,home/+/BTtoMQTT/+" {
+		t.Fatalf("TopicList = %q", got)
+	}
+	for _, c := range []struct {
+		configured ble.Format
+		topic      string
+		want       ble.Format
+		ok         bool
+	}{
+		{"auto", "room_presence/bay-2", ble.FormatMQTTRoom, true},
+		{"auto", "espresense/devices/iBeacon:x/bay-2", ble.FormatESPresense, true},
+		{"auto", "home/gw/BTtoMQTT/C0FFEE000002", ble.FormatTheengs, true},
+		{"auto", "somewhere/else", "", false},
+		{ble.FormatTheengs, "somewhere/else", ble.FormatTheengs, true},
+		{ble.FormatTheengs, "room_presence/bay-2", ble.FormatMQTTRoom, true},
+	} {
+		got, ok := messageFormat(filters, c.configured, c.topic)
+		if got != c.want || ok != c.ok {
+			t.Errorf("messageFormat(%s, %q) = %q, %v; want %q, %v", c.configured, c.topic, got, ok, c.want, c.ok)
+		}
+	}
+	bad := DefaultConfig()
+	bad.MQTT.Broker = "tcp://127.0.0.1:1883"
+	bad.MQTT.Topics = "room_presence/+=bluetooth"
+	if err := bad.validate(); err == nil || !strings.Contains(err.Error(), `format "bluetooth"`) {
+		t.Errorf("validate with an unknown topic format: %v", err)
+	}
 }

@@ -79,7 +79,10 @@ func startMosquitto(t *testing.T) string {
 func TestMQTTSightingsBecomePositions(t *testing.T) {
 	broker := startMosquitto(t)
 	dir := t.TempDir()
-	cfg, err := LoadConfig("", testEnv(dir, map[string]string{"WARDWATCH_MQTT_BROKER": broker}))
+	cfg, err := LoadConfig("", testEnv(dir, map[string]string{
+		"WARDWATCH_MQTT_BROKER": broker,
+		"WARDWATCH_MQTT_TOPICS": "espresense/devices/+/+,home/+/BTtoMQTT/+,room_presence/+=mqtt_room",
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,8 +103,8 @@ func TestMQTTSightingsBecomePositions(t *testing.T) {
 	}
 	// Two assets on the first floor (level 4): one heard through ESPresense
 	// nodes, one through OpenMQTTGateway/Theengs gateways.
-	espTag, theengsTag := tags[0], tags[1]
-	for _, tag := range []string{espTag.ID, theengsTag.ID} {
+	espTag, theengsTag, roomTag := tags[0], tags[1], tags[2]
+	for _, tag := range []string{espTag.ID, theengsTag.ID, roomTag.ID} {
 		if !strings.HasPrefix(tag, "ibeacon:"+sim.HospitalUUID+":4:") {
 			t.Fatalf("unexpected demo tag %s", tag)
 		}
@@ -151,6 +154,8 @@ func TestMQTTSightingsBecomePositions(t *testing.T) {
 	uuid, major, minor := uuidMajorMinor(espTag.ID)
 	espID := fmt.Sprintf("iBeacon:%s-%s-%s", uuid, major, minor)
 	tUUID, tMajor, tMinor := uuidMajorMinor(theengsTag.ID)
+	rUUID, rMajor, rMinor := uuidMajorMinor(roomTag.ID)
+	roomID := fmt.Sprintf("iBeacon:%s-%s-%s", rUUID, rMajor, rMinor)
 	for round := range 5 {
 		for i, gw := range []string{"f1-gw-01", "f1-gw-02", "f1-gw-03"} {
 			publish("espresense/devices/"+espID+"/"+gw, fmt.Sprintf(
@@ -159,6 +164,8 @@ func TestMQTTSightingsBecomePositions(t *testing.T) {
 			publish("home/"+gw+"/BTtoMQTT/C0FFEE000002", fmt.Sprintf(
 				`{"id":"C0:FF:EE:00:00:02","mac_type":0,"rssi":%d,"brand":"GENERIC","model":"iBeacon","model_id":"IBEACON","mfid":"4c00","uuid":%q,"major":%s,"minor":%s,"txpower":-59}`,
 				-75+4*i, strings.ReplaceAll(tUUID, "-", ""), tMajor, tMinor))
+			// Home Assistant mqtt_room: distance only, room from the topic.
+			publish("room_presence/"+gw, fmt.Sprintf(`{"id":%q,"name":"Pump","distance":%.1f}`, roomID, 1.5+2*float64(i)))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -168,12 +175,12 @@ func TestMQTTSightingsBecomePositions(t *testing.T) {
 		for _, p := range a.hub.Snapshot(floors[0].ID) {
 			found[p.AssetID] = true
 		}
-		if found[espTag.AssetID] && found[theengsTag.AssetID] {
+		if found[espTag.AssetID] && found[theengsTag.AssetID] && found[roomTag.AssetID] {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("positions on floor %d: %+v; want assets %d (ESPresense) and %d (Theengs)",
-				floors[0].ID, a.hub.Snapshot(floors[0].ID), espTag.AssetID, theengsTag.AssetID)
+			t.Fatalf("positions on floor %d: %+v; want assets %d (ESPresense), %d (Theengs) and %d (mqtt_room)",
+				floors[0].ID, a.hub.Snapshot(floors[0].ID), espTag.AssetID, theengsTag.AssetID, roomTag.AssetID)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -184,6 +191,7 @@ func TestMQTTSightingsBecomePositions(t *testing.T) {
 	for _, want := range []string{
 		`wardwatch_collector_messages_total{format="espresense",result="ok"} 15`,
 		`wardwatch_collector_messages_total{format="theengs",result="ok"} 15`,
+		`wardwatch_collector_messages_total{format="mqtt_room",result="ok"} 15`,
 		`wardwatch_mqtt_connected 1`,
 	} {
 		if !strings.Contains(metrics, want) {
