@@ -39,7 +39,12 @@ type Store struct {
 	db       *dbsql.DB
 	engine   string
 	migrator *goose.Provider
+	secrets  wardwatch.SecretBox // seals stored credentials; nil refuses to store them
 }
+
+// SetSecretBox sets how credentials (SNMP communities and passwords) are
+// sealed at rest. Without one, storing or reading a credential fails.
+func (s *Store) SetSecretBox(b wardwatch.SecretBox) { s.secrets = b }
 
 // Open connects to the configuration store and pings it; it does not
 // migrate (see Migrate).

@@ -446,6 +446,127 @@ func testStore(t *testing.T, open func(t *testing.T) *Store) {
 		}
 	})
 
+	t.Run("Devices", func(t *testing.T) {
+		s := migrated(t)
+		f := mustFloor(t, s)
+		room := wardwatch.Zone{FloorID: f.ID, Name: "Pharmacy", Kind: wardwatch.ZoneRoom,
+			Polygon: []wardwatch.Point{{X: 0, Y: 0}, {X: 4, Y: 0}, {X: 4, Y: 4}}}
+		if err := s.CreateZone(ctx, &room); err != nil {
+			t.Fatal(err)
+		}
+		for name, u := range map[string]wardwatch.MonitoredUnit{
+			"no name":     {Profile: wardwatch.ProfileVaccineFridge},
+			"bad profile": {Name: "x", Profile: "toaster"},
+		} {
+			wantCode(t, "CreateUnit("+name+")", s.CreateUnit(ctx, &u), wardwatch.EINVALID)
+		}
+		fridge := wardwatch.MonitoredUnit{Name: "Vaccine fridge 1", Profile: wardwatch.ProfileVaccineFridge, ZoneID: room.ID}
+		if err := s.CreateUnit(ctx, &fridge); err != nil {
+			t.Fatal(err)
+		}
+		dupUnit := wardwatch.MonitoredUnit{Name: fridge.Name, Profile: wardwatch.ProfileLabFridge}
+		wantCode(t, "CreateUnit(duplicate)", s.CreateUnit(ctx, &dupUnit), wardwatch.ECONFLICT)
+		fridge.Profile = wardwatch.ProfilePharmacyFridge
+		if err := s.UpdateUnit(ctx, fridge); err != nil {
+			t.Fatal(err)
+		}
+		if us, err := s.Units(ctx); err != nil || len(us) != 1 || us[0] != fridge {
+			t.Fatalf("Units = %+v, %v", us, err)
+		}
+
+		dev := wardwatch.ModbusDevice{Name: "fridge-1", UnitID: fridge.ID, Transport: "tcp", Address: "10.0.0.9:502", SlaveID: 3,
+			Profile: "refrigeration-controller", Interval: 30 * time.Second, Timeout: time.Second, Enabled: true}
+		for name, d := range map[string]wardwatch.ModbusDevice{
+			"slash in name": func() wardwatch.ModbusDevice { d := dev; d.Name = "a/b"; return d }(),
+			"transport":     func() wardwatch.ModbusDevice { d := dev; d.Transport = "udp"; return d }(),
+			"slave id":      func() wardwatch.ModbusDevice { d := dev; d.SlaveID = 300; return d }(),
+			"interval":      func() wardwatch.ModbusDevice { d := dev; d.Interval = time.Millisecond; return d }(),
+		} {
+			wantCode(t, "CreateModbusDevice("+name+")", s.CreateModbusDevice(ctx, &d), wardwatch.EINVALID)
+		}
+		if err := s.CreateModbusDevice(ctx, &dev); err != nil {
+			t.Fatal(err)
+		}
+		dev.Address, dev.Enabled = "10.0.0.10:502", false
+		if err := s.UpdateModbusDevice(ctx, dev); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.ModbusDevice(ctx, dev.ID); err != nil || got != dev {
+			t.Fatalf("ModbusDevice = %+v, %v; want %+v", got, err, dev)
+		}
+		if err := s.DeleteUnit(ctx, fridge.ID); err != nil {
+			t.Fatal(err)
+		}
+		if ds, err := s.ModbusDevices(ctx); err != nil || len(ds) != 1 || ds[0].UnitID != 0 {
+			t.Fatalf("ModbusDevices after the unit was deleted = %+v, %v; want it unbound", ds, err)
+		}
+		if err := s.DeleteModbusDevice(ctx, dev.ID); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, "DeleteModbusDevice(again)", s.DeleteModbusDevice(ctx, dev.ID), wardwatch.ENOTFOUND)
+
+		target := wardwatch.SNMPTarget{Name: "Pump server", Address: "10.1.0.5", Version: "v3", User: "wardwatch",
+			AuthProtocol: "SHA256", AuthPassword: "auth-secret-1", PrivProtocol: "AES", PrivPassword: "priv-secret-1",
+			Profile: "pump-server", Interval: time.Minute, Timeout: 2 * time.Second, Retries: 2, Enabled: true}
+		wantCode(t, "CreateSNMPTarget(no secret box)", s.CreateSNMPTarget(ctx, &target), wardwatch.EUNAVAILABLE)
+		s.SetSecretBox(xorBox{})
+		short := target
+		short.PrivPassword = "short"
+		wantCode(t, "CreateSNMPTarget(short password)", s.CreateSNMPTarget(ctx, &short), wardwatch.EINVALID)
+		if err := s.CreateSNMPTarget(ctx, &target); err != nil {
+			t.Fatal(err)
+		}
+		var raw []byte
+		if err := s.db.QueryRowContext(ctx, s.rebind(`SELECT auth_password FROM snmp_targets WHERE id = ?`), target.ID).Scan(&raw); err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(raw, []byte("auth-secret-1")) {
+			t.Fatal("the SNMP password is stored in clear")
+		}
+		// Saving with empty secrets keeps them.
+		edit := target
+		edit.AuthPassword, edit.PrivPassword, edit.Address = "", "", "10.1.0.6"
+		if err := s.UpdateSNMPTarget(ctx, edit); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.SNMPTarget(ctx, target.ID)
+		target.Address = "10.1.0.6"
+		if err != nil || got != target {
+			t.Fatalf("SNMPTarget = %+v, %v; want %+v", got, err, target)
+		}
+		v2 := wardwatch.SNMPTarget{Name: "Old pump", Address: "10.1.0.7:1161", Version: "v2c", Community: "hospital",
+			Profile: "single-pump", Interval: time.Minute, Timeout: time.Second}
+		if err := s.CreateSNMPTarget(ctx, &v2); err != nil {
+			t.Fatal(err)
+		}
+		if ts, err := s.SNMPTargets(ctx); err != nil || len(ts) != 2 || ts[0].Community != "hospital" || !ts[0].Insecure() {
+			t.Fatalf("SNMPTargets = %+v, %v", ts, err)
+		}
+		if err := s.DeleteSNMPTarget(ctx, v2.ID); err != nil {
+			t.Fatal(err)
+		}
+
+		p := wardwatch.DeviceProfile{Kind: "modbus", Name: "site-fridge", Source: []byte("name: site-fridge\n")}
+		if err := s.SaveDeviceProfile(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		p.Source = []byte("name: site-fridge\nfields: []\n")
+		if err := s.SaveDeviceProfile(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, "SaveDeviceProfile(kind)", s.SaveDeviceProfile(ctx, wardwatch.DeviceProfile{Kind: "bacnet", Name: "x", Source: []byte("x")}), wardwatch.EINVALID)
+		ps, err := s.DeviceProfiles(ctx, "modbus")
+		if err != nil || len(ps) != 1 || !bytes.Equal(ps[0].Source, p.Source) {
+			t.Fatalf("DeviceProfiles = %+v, %v", ps, err)
+		}
+		if ps, _ := s.DeviceProfiles(ctx, "snmp"); len(ps) != 0 {
+			t.Fatalf("snmp profiles = %+v", ps)
+		}
+		if err := s.DeleteDeviceProfile(ctx, "modbus", "site-fridge"); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("Users", func(t *testing.T) {
 		s := migrated(t)
 		for name, u := range map[string]wardwatch.User{
@@ -755,3 +876,16 @@ func TestOpenSQLitePragmas(t *testing.T) {
 		t.Errorf("database file not created: %v", err)
 	}
 }
+
+// xorBox is a SecretBox for tests: not secure, but never the plaintext.
+type xorBox struct{}
+
+func (xorBox) Seal(p []byte) ([]byte, error) {
+	out := make([]byte, len(p))
+	for i, c := range p {
+		out[i] = c ^ 0x5a
+	}
+	return out, nil
+}
+
+func (b xorBox) Open(s []byte) ([]byte, error) { return b.Seal(s) }
