@@ -39,6 +39,28 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 	mux.Handle("POST /admin/tags/discovered/assign", admin(handleAssignDiscoveredTag(logger, cfg.Store, cfg.ConfigChanged)))
 	mux.Handle("POST /admin/tags/discovered/dismiss", admin(handleDismissDiscoveredTag(logger, cfg.Store)))
 
+	if cfg.Devices != nil {
+		d := &deviceAdmin{logger: logger, store: cfg.Devices, zones: cfg.Store, c: cfg.Collectors, now: cfg.Now}
+		mux.Handle("GET /admin/units", admin(d.handleUnits()))
+		mux.Handle("POST /admin/units", admin(d.handleSaveUnit()))
+		mux.Handle("POST /admin/units/{id}/delete", admin(d.handleDeleteUnit()))
+		mux.Handle("GET /admin/modbus", siteState(d.handleModbusList()))
+		mux.Handle("GET /admin/modbus/new", admin(d.handleModbusForm()))
+		mux.Handle("POST /admin/modbus", admin(d.handleSaveModbus()))
+		mux.Handle("GET /admin/modbus/{id}", admin(d.handleModbusForm()))
+		mux.Handle("POST /admin/modbus/{id}", admin(d.handleSaveModbus()))
+		mux.Handle("POST /admin/modbus/{id}/delete", admin(d.handleDeleteModbus()))
+		mux.Handle("GET /admin/snmp", siteState(d.handleSNMPList()))
+		mux.Handle("GET /admin/snmp/new", admin(d.handleSNMPForm()))
+		mux.Handle("POST /admin/snmp", admin(d.handleSaveSNMP()))
+		mux.Handle("GET /admin/snmp/{id}", admin(d.handleSNMPForm()))
+		mux.Handle("POST /admin/snmp/{id}", admin(d.handleSaveSNMP()))
+		mux.Handle("POST /admin/snmp/{id}/delete", admin(d.handleDeleteSNMP()))
+		mux.Handle("GET /admin/profiles", admin(d.handleProfiles()))
+		mux.Handle("POST /admin/profiles", admin(d.handleSaveProfile()))
+		mux.Handle("POST /admin/profiles/delete", admin(d.handleDeleteProfile()))
+	}
+
 	mux.Handle("GET /healthz", handleHealth(logger, cfg.Health))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{}))
 	mux.Handle("GET /static/", handleStatic())

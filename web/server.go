@@ -76,6 +76,12 @@ type Config struct {
 	GatewayHealth func(now time.Time) []wardwatch.GatewayHealth
 	OfflineAfter  time.Duration
 
+	// Devices and Collectors serve the device admin pages (monitored
+	// units, Modbus devices, SNMP targets, profiles); nil Devices hides
+	// them.
+	Devices    DeviceStore
+	Collectors Collectors
+
 	// ConfigChanged is called after an admin change the location engine
 	// must see at once (a tag assigned, a gateway moved); nil: nothing.
 	ConfigChanged func(ctx context.Context)
