@@ -260,3 +260,29 @@ type GatewayHealth struct {
 	Dropped   uint64    // well-formed items not used (unknown tag identity, random MAC…)
 	Online    bool      // heard within the offline threshold
 }
+
+// AuditEntry records one change to WardWatch's configuration or to an
+// alert, by a user (or by WardWatch itself when UserID is 0). Old and New
+// are JSON snapshots of the subject before and after, with secrets left
+// out. Entries are append-only.
+type AuditEntry struct {
+	ID        int64
+	Time      time.Time
+	UserID    int64
+	Username  string
+	Action    string // "create", "update", "delete", "assign", "acknowledge"…
+	Subject   string // "gateway", "zone", "asset", "modbus_device", "snmp_target", "unit", "user", "tag"…
+	SubjectID string
+	Old       string
+	New       string
+	Reason    string
+}
+
+// AuditQuery selects audit entries, newest first: those of one subject
+// kind (and ID) when set, older than BeforeID when set, at most Limit.
+type AuditQuery struct {
+	Subject   string
+	SubjectID string
+	BeforeID  int64
+	Limit     int
+}

@@ -567,6 +567,42 @@ func testStore(t *testing.T, open func(t *testing.T) *Store) {
 		}
 	})
 
+	t.Run("Audit", func(t *testing.T) {
+		s := migrated(t)
+		at := time.Date(2026, 11, 23, 9, 0, 0, 123_456_789, time.UTC)
+		entries := []wardwatch.AuditEntry{
+			{Time: at, UserID: 0, Username: "wardwatch", Action: "create", Subject: "gateway", SubjectID: "1", New: `{"name":"GW 1"}`},
+			{Time: at.Add(time.Second), Username: "alice", Action: "update", Subject: "gateway", SubjectID: "1", Old: `{"name":"GW 1"}`, New: `{"name":"Bay 1"}`, Reason: "renamed"},
+			{Time: at.Add(2 * time.Second), Username: "alice", Action: "delete", Subject: "zone", SubjectID: "7", Old: strings.Repeat("x", 70<<10)},
+		}
+		for i := range entries {
+			if err := s.AppendAudit(ctx, &entries[i]); err != nil || entries[i].ID == 0 {
+				t.Fatalf("AppendAudit: %v (id %d)", err, entries[i].ID)
+			}
+		}
+		wantCode(t, "AppendAudit(no action)", s.AppendAudit(ctx, &wardwatch.AuditEntry{Subject: "x"}), wardwatch.EINVALID)
+		all, err := s.AuditLog(ctx, wardwatch.AuditQuery{})
+		if err != nil || len(all) != 3 || all[0].Subject != "zone" || all[2].Action != "create" {
+			t.Fatalf("AuditLog = %+v, %v", all, err)
+		}
+		if len(all[0].Old) > 65<<10 || !strings.HasSuffix(all[0].Old, "(cut)") {
+			t.Errorf("oversized snapshot not cut: %d bytes", len(all[0].Old))
+		}
+		want := entries[1]
+		want.Time = want.Time.Truncate(time.Millisecond)
+		if all[1] != want {
+			t.Errorf("AuditLog[1] = %+v\nwant %+v", all[1], want)
+		}
+		gw, err := s.AuditLog(ctx, wardwatch.AuditQuery{Subject: "gateway", SubjectID: "1", Limit: 1})
+		if err != nil || len(gw) != 1 || gw[0].ID != entries[1].ID {
+			t.Fatalf("AuditLog(gateway 1, limit 1) = %+v, %v", gw, err)
+		}
+		older, err := s.AuditLog(ctx, wardwatch.AuditQuery{BeforeID: entries[1].ID})
+		if err != nil || len(older) != 1 || older[0].ID != entries[0].ID {
+			t.Fatalf("AuditLog(before) = %+v, %v", older, err)
+		}
+	})
+
 	t.Run("Users", func(t *testing.T) {
 		s := migrated(t)
 		for name, u := range map[string]wardwatch.User{
