@@ -251,7 +251,7 @@ func noticeText(q url.Values) string {
 
 // handleAssignDiscoveredTag assigns a discovered tag to an asset and tells
 // the location engine at once.
-func handleAssignDiscoveredTag(logger *slog.Logger, store Store, changed func(context.Context)) http.Handler {
+func handleAssignDiscoveredTag(logger *slog.Logger, store Store, audit auditor, changed func(context.Context)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := parseAdminForm(w, r); err != nil {
 			renderError(w, r, logger, err)
@@ -282,7 +282,7 @@ func handleAssignDiscoveredTag(logger *slog.Logger, store Store, changed func(co
 			renderError(w, r, logger, err)
 			return
 		}
-		logger.Info("discovered tag assigned", "tag", tag, "asset", assetID, "by", viewerFrom(ctx).User.Username)
+		audit.record(ctx, "assign", "tag", tag, nil, wardwatch.Tag{ID: tag, AssetID: assetID}, "assigned from the discovered tags")
 		if changed != nil {
 			changed(ctx)
 		}
@@ -292,7 +292,7 @@ func handleAssignDiscoveredTag(logger *slog.Logger, store Store, changed func(co
 }
 
 // handleDismissDiscoveredTag removes a tag from the discovered list.
-func handleDismissDiscoveredTag(logger *slog.Logger, store Store) http.Handler {
+func handleDismissDiscoveredTag(logger *slog.Logger, store Store, audit auditor) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := parseAdminForm(w, r); err != nil {
 			renderError(w, r, logger, err)
@@ -307,6 +307,7 @@ func handleDismissDiscoveredTag(logger *slog.Logger, store Store) http.Handler {
 			renderError(w, r, logger, err)
 			return
 		}
+		audit.record(r.Context(), "dismiss", "tag", tag, nil, nil, "dismissed from the discovered tags")
 		q := url.Values{"done": {"dismissed"}, "tag": {tag}}
 		http.Redirect(w, r, "/admin/tags/discovered?"+q.Encode(), http.StatusSeeOther)
 	})

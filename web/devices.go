@@ -87,6 +87,21 @@ type deviceAdmin struct {
 	zones  Store
 	c      Collectors
 	now    func() time.Time
+	audit  auditor
+}
+
+// findUnit returns the stored unit id, for the audit log's "before".
+func (a *deviceAdmin) findUnit(ctx context.Context, id int64) *wardwatch.MonitoredUnit {
+	us, err := a.store.Units(ctx)
+	if err != nil {
+		return nil
+	}
+	for _, u := range us {
+		if u.ID == id {
+			return &u
+		}
+	}
+	return nil
 }
 
 func (a *deviceAdmin) changed(ctx context.Context) {
@@ -227,8 +242,12 @@ func (a *deviceAdmin) handleSaveUnit() http.Handler {
 			return
 		}
 		u := wardwatch.MonitoredUnit{Name: v["name"], Profile: wardwatch.UnitProfile(v["profile"]), ZoneID: formID(v, "zone")}
+		var old *wardwatch.MonitoredUnit
+		action := "create"
 		if r.PathValue("id") != "" {
+			action = "update"
 			if u.ID, err = pathID(r); err == nil {
+				old = a.findUnit(ctx, u.ID)
 				err = a.store.UpdateUnit(ctx, u)
 			}
 		} else {
@@ -246,7 +265,7 @@ func (a *deviceAdmin) handleSaveUnit() http.Handler {
 			})
 			return
 		}
-		a.logger.Info("unit saved", "unit", u.ID, "by", viewerFrom(ctx).User.Username)
+		a.audit.record(ctx, action, "unit", u.ID, old, u, "")
 		a.changed(ctx)
 		http.Redirect(w, r, "/admin/units", http.StatusSeeOther)
 	})
@@ -266,13 +285,16 @@ func (a *deviceAdmin) formError(w http.ResponseWriter, r *http.Request, err erro
 func (a *deviceAdmin) handleDeleteUnit() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r)
+		var old *wardwatch.MonitoredUnit
 		if err == nil {
+			old = a.findUnit(r.Context(), id)
 			err = a.store.DeleteUnit(r.Context(), id)
 		}
 		if err != nil {
 			renderError(w, r, a.logger, err)
 			return
 		}
+		a.audit.record(r.Context(), "delete", "unit", id, old, nil, "")
 		a.changed(r.Context())
 		http.Redirect(w, r, "/admin/units", http.StatusSeeOther)
 	})
@@ -429,8 +451,14 @@ func (a *deviceAdmin) handleSaveModbus() http.Handler {
 			show(http.StatusOK, "", &rep)
 			return
 		}
+		var old any
+		action := "create"
 		if err == nil {
 			if d.ID != 0 {
+				action = "update"
+				if prev, perr := a.store.ModbusDevice(ctx, d.ID); perr == nil {
+					old = prev
+				}
 				err = a.store.UpdateModbusDevice(ctx, d)
 			} else {
 				err = a.store.CreateModbusDevice(ctx, &d)
@@ -440,7 +468,7 @@ func (a *deviceAdmin) handleSaveModbus() http.Handler {
 			a.formError(w, r, err, func(msg string) { show(statusOf(err), msg, nil) })
 			return
 		}
-		a.logger.Info("Modbus device saved", "device", d.ID, "by", viewerFrom(ctx).User.Username)
+		a.audit.record(ctx, action, "modbus_device", d.ID, old, d, "")
 		a.changed(ctx)
 		http.Redirect(w, r, "/admin/modbus", http.StatusSeeOther)
 	})
@@ -449,13 +477,18 @@ func (a *deviceAdmin) handleSaveModbus() http.Handler {
 func (a *deviceAdmin) handleDeleteModbus() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r)
+		var old any
 		if err == nil {
+			if prev, perr := a.store.ModbusDevice(r.Context(), id); perr == nil {
+				old = prev
+			}
 			err = a.store.DeleteModbusDevice(r.Context(), id)
 		}
 		if err != nil {
 			renderError(w, r, a.logger, err)
 			return
 		}
+		a.audit.record(r.Context(), "delete", "modbus_device", id, old, nil, "")
 		a.changed(r.Context())
 		http.Redirect(w, r, "/admin/modbus", http.StatusSeeOther)
 	})
@@ -593,8 +626,14 @@ func (a *deviceAdmin) handleSaveSNMP() http.Handler {
 			a.renderSNMPForm(w, r, http.StatusOK, t, "", &rep)
 			return
 		}
+		var old any
+		action := "create"
 		if err == nil {
 			if t.ID != 0 {
+				action = "update"
+				if prev, perr := a.store.SNMPTarget(ctx, t.ID); perr == nil {
+					old = auditSNMP(prev)
+				}
 				err = a.store.UpdateSNMPTarget(ctx, t)
 			} else {
 				err = a.store.CreateSNMPTarget(ctx, &t)
@@ -604,7 +643,11 @@ func (a *deviceAdmin) handleSaveSNMP() http.Handler {
 			a.formError(w, r, err, func(msg string) { a.renderSNMPForm(w, r, statusOf(err), t, msg, nil) })
 			return
 		}
-		a.logger.Info("SNMP target saved", "target", t.ID, "insecure", t.Insecure(), "by", viewerFrom(ctx).User.Username)
+		saved := auditSNMP(t)
+		if stored, serr := a.store.SNMPTarget(ctx, t.ID); serr == nil {
+			saved = auditSNMP(stored)
+		}
+		a.audit.record(ctx, action, "snmp_target", t.ID, old, saved, "")
 		a.changed(ctx)
 		http.Redirect(w, r, "/admin/snmp", http.StatusSeeOther)
 	})
@@ -620,13 +663,18 @@ func cmpOr(a, b string) string {
 func (a *deviceAdmin) handleDeleteSNMP() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r)
+		var old any
 		if err == nil {
+			if prev, perr := a.store.SNMPTarget(r.Context(), id); perr == nil {
+				old = auditSNMP(prev)
+			}
 			err = a.store.DeleteSNMPTarget(r.Context(), id)
 		}
 		if err != nil {
 			renderError(w, r, a.logger, err)
 			return
 		}
+		a.audit.record(r.Context(), "delete", "snmp_target", id, old, nil, "")
 		a.changed(r.Context())
 		http.Redirect(w, r, "/admin/snmp", http.StatusSeeOther)
 	})
@@ -694,7 +742,7 @@ func (a *deviceAdmin) handleSaveProfile() http.Handler {
 			})
 			return
 		}
-		a.logger.Info("device profile saved", "kind", kind, "profile", name, "by", viewerFrom(ctx).User.Username)
+		a.audit.record(ctx, "save", "profile", kind+"/"+name, nil, src, "")
 		a.changed(ctx)
 		http.Redirect(w, r, "/admin/profiles", http.StatusSeeOther)
 	})
@@ -710,6 +758,7 @@ func (a *deviceAdmin) handleDeleteProfile() http.Handler {
 			renderError(w, r, a.logger, err)
 			return
 		}
+		a.audit.record(r.Context(), "delete", "profile", v["kind"]+"/"+v["name"], nil, nil, "")
 		a.changed(r.Context())
 		http.Redirect(w, r, "/admin/profiles", http.StatusSeeOther)
 	})

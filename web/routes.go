@@ -32,15 +32,19 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 	mux.Handle("GET /floors/{id}/live", stream(handleFloorLive(logger, cfg.Store, cfg.Live)))
 
 	admin := func(h http.Handler) http.Handler { return page(requirePermission(logger, permConfigure)(h)) }
+	audit := auditor{store: cfg.Audit, logger: logger}
 	siteState := func(h http.Handler) http.Handler { return page(requirePermission(logger, permSiteState)(h)) }
 	mux.Handle("GET /admin", admin(handleAdminIndex(logger)))
 	mux.Handle("GET /admin/gateways", siteState(handleAdminGateways(logger, cfg.Store, cfg.GatewayHealth, cfg.OfflineAfter, cfg.Now)))
 	mux.Handle("GET /admin/tags/discovered", admin(handleDiscoveredTags(logger, cfg.Store, cfg.Now)))
-	mux.Handle("POST /admin/tags/discovered/assign", admin(handleAssignDiscoveredTag(logger, cfg.Store, cfg.ConfigChanged)))
-	mux.Handle("POST /admin/tags/discovered/dismiss", admin(handleDismissDiscoveredTag(logger, cfg.Store)))
+	mux.Handle("POST /admin/tags/discovered/assign", admin(handleAssignDiscoveredTag(logger, cfg.Store, audit, cfg.ConfigChanged)))
+	mux.Handle("POST /admin/tags/discovered/dismiss", admin(handleDismissDiscoveredTag(logger, cfg.Store, audit)))
 
+	if cfg.Audit != nil {
+		mux.Handle("GET /admin/audit", admin(handleAuditLog(logger, cfg.Audit)))
+	}
 	if cfg.Devices != nil {
-		d := &deviceAdmin{logger: logger, store: cfg.Devices, zones: cfg.Store, c: cfg.Collectors, now: cfg.Now}
+		d := &deviceAdmin{logger: logger, store: cfg.Devices, zones: cfg.Store, c: cfg.Collectors, now: cfg.Now, audit: audit}
 		mux.Handle("GET /admin/units", admin(d.handleUnits()))
 		mux.Handle("POST /admin/units", admin(d.handleSaveUnit()))
 		mux.Handle("POST /admin/units/{id}/delete", admin(d.handleDeleteUnit()))

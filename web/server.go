@@ -82,6 +82,10 @@ type Config struct {
 	Devices    DeviceStore
 	Collectors Collectors
 
+	// Audit keeps the audit log of admin changes and serves its page; nil
+	// records nothing.
+	Audit AuditStore
+
 	// ConfigChanged is called after an admin change the location engine
 	// must see at once (a tag assigned, a gateway moved); nil: nothing.
 	ConfigChanged func(ctx context.Context)

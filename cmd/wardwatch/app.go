@@ -134,6 +134,8 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 		SessionIdle:   cfg.Session.IdleTimeout,
 		SessionMax:    cfg.Session.MaxLifetime,
 		StaleAfter:    cfg.Tracker.StaleAfter,
+		Devices:       store,
+		Audit:         store,
 		GatewayHealth: a.health.Snapshot,
 		OfflineAfter:  cfg.Ingest.GatewayOfflineAfter,
 		ConfigChanged: a.reloadSite,

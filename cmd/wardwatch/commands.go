@@ -31,10 +31,19 @@ func newLogger(cfg LogConfig, w io.Writer) *slog.Logger {
 // openStore opens the configuration store and, when configured to, brings
 // its schema up to date.
 func openStore(ctx context.Context, cfg Config, logger *slog.Logger) (*sql.Store, error) {
+	key, err := auth.LoadOrCreateSecretKey(cfg.Database.SecretKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	box, err := auth.NewSecretBox(key)
+	if err != nil {
+		return nil, err
+	}
 	store, err := sql.Open(ctx, cfg.Database.Driver, cfg.Database.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", cfg.Database.Driver, err)
 	}
+	store.SetSecretBox(box)
 	if cfg.Database.MigrateOnStart {
 		if err := store.Migrate(ctx); err != nil {
 			store.Close()

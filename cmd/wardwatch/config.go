@@ -42,6 +42,7 @@ type DatabaseConfig struct {
 	Driver         string `yaml:"driver"`
 	DSN            string `yaml:"dsn"`
 	MigrateOnStart bool   `yaml:"migrate_on_start"`
+	SecretKeyFile  string `yaml:"secret_key_file"`
 }
 
 // TelemetryConfig selects where time series go.
@@ -153,7 +154,7 @@ type LogConfig struct {
 func DefaultConfig() Config {
 	return Config{
 		HTTP:      HTTPConfig{Addr: "127.0.0.1:8080"},
-		Database:  DatabaseConfig{Driver: "sqlite", DSN: "var/wardwatch.db", MigrateOnStart: true},
+		Database:  DatabaseConfig{Driver: "sqlite", DSN: "var/wardwatch.db", MigrateOnStart: true, SecretKeyFile: "var/secret.key"},
 		Telemetry: TelemetryConfig{Driver: "sqlite", Path: "var/telemetry.db", Retention: 30 * 24 * time.Hour},
 		Session:   SessionConfig{IdleTimeout: 15 * time.Minute, MaxLifetime: 12 * time.Hour},
 		Tracker: TrackerConfig{
@@ -290,6 +291,9 @@ func (c Config) validate() error {
 	}
 	if c.Database.DSN == "" {
 		bad("database.dsn is empty")
+	}
+	if c.Database.SecretKeyFile == "" {
+		bad("database.secret_key_file is empty")
 	}
 	if c.Telemetry.Driver != "sqlite" {
 		bad("telemetry.driver %q: want sqlite", c.Telemetry.Driver)

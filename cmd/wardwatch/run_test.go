@@ -54,11 +54,12 @@ func (s *syncBuffer) String() string {
 
 func testEnv(dir string, extra map[string]string) func(string) string {
 	env := map[string]string{
-		"WARDWATCH_HTTP_ADDR":          "127.0.0.1:0",
-		"WARDWATCH_DATABASE_DSN":       filepath.Join(dir, "wardwatch.db"),
-		"WARDWATCH_TELEMETRY_PATH":     filepath.Join(dir, "telemetry.db"),
-		"WARDWATCH_DEMO_PUSH_INTERVAL": "500ms",
-		"WARDWATCH_LOG_LEVEL":          "warn",
+		"WARDWATCH_HTTP_ADDR":                "127.0.0.1:0",
+		"WARDWATCH_DATABASE_DSN":             filepath.Join(dir, "wardwatch.db"),
+		"WARDWATCH_TELEMETRY_PATH":           filepath.Join(dir, "telemetry.db"),
+		"WARDWATCH_DATABASE_SECRET_KEY_FILE": filepath.Join(dir, "secret.key"),
+		"WARDWATCH_DEMO_PUSH_INTERVAL":       "500ms",
+		"WARDWATCH_LOG_LEVEL":                "warn",
 	}
 	for k, v := range extra {
 		env[k] = v
