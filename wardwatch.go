@@ -46,13 +46,44 @@ const (
 	ZoneNurseStation  ZoneKind = "nurse_station"
 	ZoneStairs        ZoneKind = "stairs"
 	ZoneLift          ZoneKind = "lift"
+	// ZoneCleanEquipment is a clean equipment room: equipment there is
+	// available for use.
+	ZoneCleanEquipment ZoneKind = "clean_equipment"
+	ZoneOperatingRoom  ZoneKind = "operating_room"
+	ZoneIsolation      ZoneKind = "isolation"
+	ZoneExit           ZoneKind = "exit"
+	ZoneLoadingDock    ZoneKind = "loading_dock"
+	ZoneLinenHolding   ZoneKind = "linen_holding"
+	ZoneTrashHolding   ZoneKind = "trash_holding"
+	ZoneWorkshop       ZoneKind = "workshop" // biomed repair
+	ZoneStorage        ZoneKind = "storage"
 )
+
+// ZoneKinds lists every zone kind with its name as users read it.
+func ZoneKinds() []struct {
+	Kind  ZoneKind
+	Label string
+} {
+	return []struct {
+		Kind  ZoneKind
+		Label string
+	}{
+		{ZoneRoom, "Patient room"}, {ZoneCorridor, "Corridor"}, {ZoneNurseStation, "Nurse station"},
+		{ZoneCleanUtility, "Clean utility"}, {ZoneSoiledUtility, "Soiled utility"},
+		{ZoneCleanEquipment, "Clean equipment room"}, {ZoneStorage, "Storage"},
+		{ZoneOperatingRoom, "Operating room"}, {ZoneIsolation, "Isolation room"},
+		{ZoneExit, "Exit"}, {ZoneLoadingDock, "Loading dock"},
+		{ZoneLinenHolding, "Linen holding"}, {ZoneTrashHolding, "Trash holding"},
+		{ZoneWorkshop, "Biomed workshop"}, {ZoneStairs, "Stairs"}, {ZoneLift, "Lift"},
+	}
+}
 
 // Valid reports whether k is a known zone kind.
 func (k ZoneKind) Valid() bool {
-	switch k {
-	case ZoneRoom, ZoneCorridor, ZoneCleanUtility, ZoneSoiledUtility, ZoneNurseStation, ZoneStairs, ZoneLift:
-		return true
+	for _, z := range ZoneKinds() {
+		if z.Kind == k {
+			return true
+		}
 	}
 	return false
 }
@@ -133,11 +164,51 @@ func (k AssetKind) Valid() bool {
 	return false
 }
 
+// AssetStatus is an asset's readiness, set by staff or by zone rules
+// (a pump taken to soiled utility becomes soiled).
+type AssetStatus string
+
+// Asset statuses.
+const (
+	StatusAvailable AssetStatus = "available"
+	StatusInUse     AssetStatus = "in_use"
+	StatusSoiled    AssetStatus = "soiled"
+	StatusInRepair  AssetStatus = "in_repair"
+)
+
+// Valid reports whether s is a known status.
+func (s AssetStatus) Valid() bool {
+	switch s {
+	case StatusAvailable, StatusInUse, StatusSoiled, StatusInRepair:
+		return true
+	}
+	return false
+}
+
+// Label is the status as users read it.
+func (s AssetStatus) Label() string {
+	switch s {
+	case StatusAvailable:
+		return "Available"
+	case StatusInUse:
+		return "In use"
+	case StatusSoiled:
+		return "Soiled"
+	case StatusInRepair:
+		return "In repair"
+	}
+	return string(s)
+}
+
 // Asset is a tracked piece of equipment.
 type Asset struct {
-	ID   int64
-	Name string // "Pump 0412"
-	Kind AssetKind
+	ID       int64
+	Name     string // "Pump 0412"
+	Kind     AssetKind
+	Status   AssetStatus // "" reads as available
+	AssetTag string      // the hospital's asset (inventory) number
+	Serial   string      // the manufacturer's serial number; pumps link by it
+	PMDue    time.Time   // next preventive maintenance; zero: not scheduled
 }
 
 // Tag is a radio tag fixed to an asset. Its ID is the tag's stable identity,

@@ -9,44 +9,107 @@ import (
 	"github.com/wardwatch/wardwatch"
 )
 
-// CreateAsset stores a new asset and sets a.ID.
-func (s *Store) CreateAsset(ctx context.Context, a *wardwatch.Asset) error {
-	if strings.TrimSpace(a.Name) == "" {
+func validAsset(a wardwatch.Asset) error {
+	switch {
+	case strings.TrimSpace(a.Name) == "":
 		return wardwatch.Errorf(wardwatch.EINVALID, "asset name is empty")
-	}
-	if !a.Kind.Valid() {
+	case len(a.Name) > 200 || len(a.AssetTag) > 100 || len(a.Serial) > 100:
+		return wardwatch.Errorf(wardwatch.EINVALID, "asset name, tag or serial is too long")
+	case !a.Kind.Valid():
 		return wardwatch.Errorf(wardwatch.EINVALID, "unknown asset kind %q", a.Kind)
+	case a.Status != "" && !a.Status.Valid():
+		return wardwatch.Errorf(wardwatch.EINVALID, "unknown asset status %q", a.Status)
+	}
+	return nil
+}
+
+func statusOrAvailable(s wardwatch.AssetStatus) string {
+	if s == "" {
+		return string(wardwatch.StatusAvailable)
+	}
+	return string(s)
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return millis(t)
+}
+
+// CreateAsset stores a new asset and sets a.ID (and an empty Status to
+// available).
+func (s *Store) CreateAsset(ctx context.Context, a *wardwatch.Asset) error {
+	if err := validAsset(*a); err != nil {
+		return err
+	}
+	a.Status = wardwatch.AssetStatus(statusOrAvailable(a.Status))
+	a.AssetTag, a.Serial = strings.TrimSpace(a.AssetTag), strings.TrimSpace(a.Serial)
+	if !a.PMDue.IsZero() {
+		a.PMDue = a.PMDue.UTC().Truncate(time.Millisecond)
 	}
 	err := s.queryRow(ctx,
-		`INSERT INTO assets (name, kind, created_at) VALUES (?, ?, ?) RETURNING id`,
-		a.Name, string(a.Kind), millis(time.Now()),
+		`INSERT INTO assets (name, kind, created_at, status, asset_tag, serial, pm_due) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		a.Name, string(a.Kind), millis(time.Now()), string(a.Status), a.AssetTag, a.Serial, nullTime(a.PMDue),
 	).Scan(&a.ID)
 	return mapErr(err, "create asset", errMap{})
 }
 
+// UpdateAsset changes an asset's name, kind, status, asset tag, serial
+// and PM due date.
+func (s *Store) UpdateAsset(ctx context.Context, a wardwatch.Asset) error {
+	if err := validAsset(a); err != nil {
+		return err
+	}
+	err := s.execOne(ctx, assetNotFound(a.ID),
+		`UPDATE assets SET name = ?, kind = ?, status = ?, asset_tag = ?, serial = ?, pm_due = ? WHERE id = ?`,
+		a.Name, string(a.Kind), statusOrAvailable(a.Status), strings.TrimSpace(a.AssetTag), strings.TrimSpace(a.Serial), nullTime(a.PMDue), a.ID)
+	return mapErr(err, "update asset", errMap{})
+}
+
+// SetAssetStatus changes only an asset's status.
+func (s *Store) SetAssetStatus(ctx context.Context, id int64, st wardwatch.AssetStatus) error {
+	if !st.Valid() {
+		return wardwatch.Errorf(wardwatch.EINVALID, "unknown asset status %q", st)
+	}
+	return s.execOne(ctx, assetNotFound(id), `UPDATE assets SET status = ? WHERE id = ?`, string(st), id)
+}
+
+// DeleteAsset removes an asset and its tags.
+func (s *Store) DeleteAsset(ctx context.Context, id int64) error {
+	return s.execOne(ctx, assetNotFound(id), `DELETE FROM assets WHERE id = ?`, id)
+}
+
+func assetNotFound(id int64) error { return wardwatch.Errorf(wardwatch.ENOTFOUND, "asset %d not found", id) }
+
+const assetColumns = `id, name, kind, status, asset_tag, serial, pm_due`
+
 func scanAsset(sc interface{ Scan(...any) error }) (wardwatch.Asset, error) {
 	var (
-		a    wardwatch.Asset
-		kind string
+		a            wardwatch.Asset
+		kind, status string
+		pmDue        *int64
 	)
-	err := sc.Scan(&a.ID, &a.Name, &kind)
-	a.Kind = wardwatch.AssetKind(kind)
+	err := sc.Scan(&a.ID, &a.Name, &kind, &status, &a.AssetTag, &a.Serial, &pmDue)
+	a.Kind, a.Status = wardwatch.AssetKind(kind), wardwatch.AssetStatus(status)
+	if pmDue != nil {
+		a.PMDue = fromMillis(*pmDue)
+	}
 	return a, err
 }
 
 // Asset returns the asset with id.
 func (s *Store) Asset(ctx context.Context, id int64) (wardwatch.Asset, error) {
-	a, err := scanAsset(s.queryRow(ctx, `SELECT id, name, kind FROM assets WHERE id = ?`, id))
+	a, err := scanAsset(s.queryRow(ctx, `SELECT `+assetColumns+` FROM assets WHERE id = ?`, id))
 	if err != nil {
-		return wardwatch.Asset{}, mapErr(err, fmt.Sprintf("asset %d", id),
-			errMap{noRows: wardwatch.Errorf(wardwatch.ENOTFOUND, "asset %d not found", id)})
+		return wardwatch.Asset{}, mapErr(err, fmt.Sprintf("asset %d", id), errMap{noRows: assetNotFound(id)})
 	}
 	return a, nil
 }
 
 // Assets returns every asset, ordered by name, then ID.
 func (s *Store) Assets(ctx context.Context) ([]wardwatch.Asset, error) {
-	rows, err := s.query(ctx, `SELECT id, name, kind FROM assets ORDER BY name, id`)
+	rows, err := s.query(ctx, `SELECT `+assetColumns+` FROM assets ORDER BY name, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list assets: %w", err)
 	}
