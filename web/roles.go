@@ -16,6 +16,7 @@ const (
 	permViewMaps  permission = "view_maps"  // floor maps, asset locations
 	permConfigure permission = "configure"  // floors, zones, gateways, tags, devices, users
 	permSiteState permission = "site_state" // gateway and collector health
+	permSetStatus permission = "set_status" // mark equipment available, in use, soiled, in repair
 )
 
 // roleCan says which roles hold each permission.
@@ -24,6 +25,7 @@ var roleCan = map[permission][]wardwatch.Role{
 		wardwatch.RoleBiomed, wardwatch.RoleNurse, wardwatch.RoleViewer},
 	permConfigure: {wardwatch.RoleAdmin},
 	permSiteState: {wardwatch.RoleAdmin, wardwatch.RoleFacilities, wardwatch.RoleBiomed},
+	permSetStatus: {wardwatch.RoleAdmin, wardwatch.RoleNurse, wardwatch.RoleBiomed},
 }
 
 // can reports whether the viewer's role holds p.

@@ -30,10 +30,16 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 	mux.Handle("GET /floors/{id}", page(handleFloor(logger, cfg.Store, cfg.Live, cfg.StaleAfter, cfg.Now)))
 	mux.Handle("GET /floors/{id}/plan", api(handleFloorPlan(logger, cfg.Store)))
 	mux.Handle("GET /floors/{id}/live", stream(handleFloorLive(logger, cfg.Store, cfg.Live)))
+	mux.Handle("GET /search", page(handleSearch(logger, cfg.Store, cfg.Live, cfg.StaleAfter, cfg.Now)))
+	mux.Handle("GET /assets/{id}", page(handleAsset(logger, cfg.Store, cfg.Live, cfg.History, cfg.Location, cfg.StaleAfter, cfg.Now)))
 
 	admin := func(h http.Handler) http.Handler { return page(requirePermission(logger, permConfigure)(h)) }
 	audit := auditor{store: cfg.Audit, logger: logger}
 	siteState := func(h http.Handler) http.Handler { return page(requirePermission(logger, permSiteState)(h)) }
+	if cfg.Assets != nil {
+		setStatus := func(h http.Handler) http.Handler { return page(requirePermission(logger, permSetStatus)(h)) }
+		mux.Handle("POST /assets/{id}/status", setStatus(handleSetAssetStatus(logger, cfg.Store, cfg.Assets, audit)))
+	}
 	mux.Handle("GET /admin", admin(handleAdminIndex(logger)))
 	mux.Handle("GET /admin/gateways", siteState(handleAdminGateways(logger, cfg.Store, cfg.GatewayHealth, cfg.OfflineAfter, cfg.Now)))
 	mux.Handle("GET /admin/tags/discovered", admin(handleDiscoveredTags(logger, cfg.Store, cfg.Now)))

@@ -82,6 +82,14 @@ type Config struct {
 	Devices    DeviceStore
 	Collectors Collectors
 
+	// History reads stored positions for the asset page's "where was it
+	// at"; nil shows no history. Assets changes asset status; nil hides
+	// the status form's effect (403). Location is the hospital's time zone
+	// for times users type and read (default time.Local).
+	History  History
+	Assets   AssetStore
+	Location *time.Location
+
 	// Audit keeps the audit log of admin changes and serves its page; nil
 	// records nothing.
 	Audit AuditStore
@@ -152,6 +160,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Location == nil {
+		c.Location = time.Local
 	}
 	return c
 }

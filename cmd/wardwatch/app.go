@@ -135,12 +135,24 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 		SessionMax:    cfg.Session.MaxLifetime,
 		StaleAfter:    cfg.Tracker.StaleAfter,
 		Devices:       store,
+		History:       telemetry,
+		Assets:        store,
+		Location:      location(cfg.HTTP.TimeZone),
 		Audit:         store,
 		GatewayHealth: a.health.Snapshot,
 		OfflineAfter:  cfg.Ingest.GatewayOfflineAfter,
 		ConfigChanged: a.reloadSite,
 	})
 	return a, nil
+}
+
+// location loads the configured time zone (validated with the config).
+func location(name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return time.Local
+	}
+	return loc
 }
 
 // reloadSite reads the site from the config store again and hands it to

@@ -35,6 +35,7 @@ type Config struct {
 type HTTPConfig struct {
 	Addr          string `yaml:"addr"`
 	SecureCookies bool   `yaml:"secure_cookies"`
+	TimeZone      string `yaml:"time_zone"`
 }
 
 // DatabaseConfig selects the configuration store.
@@ -153,7 +154,7 @@ type LogConfig struct {
 // DefaultConfig is the embedded default: SQLite under ./var, loopback only.
 func DefaultConfig() Config {
 	return Config{
-		HTTP:      HTTPConfig{Addr: "127.0.0.1:8080"},
+		HTTP:      HTTPConfig{Addr: "127.0.0.1:8080", TimeZone: "Local"},
 		Database:  DatabaseConfig{Driver: "sqlite", DSN: "var/wardwatch.db", MigrateOnStart: true, SecretKeyFile: "var/secret.key"},
 		Telemetry: TelemetryConfig{Driver: "sqlite", Path: "var/telemetry.db", Retention: 30 * 24 * time.Hour},
 		Session:   SessionConfig{IdleTimeout: 15 * time.Minute, MaxLifetime: 12 * time.Hour},
@@ -283,6 +284,9 @@ func (c Config) validate() error {
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	if c.HTTP.Addr == "" {
 		bad("http.addr is empty")
+	}
+	if _, err := time.LoadLocation(c.HTTP.TimeZone); err != nil {
+		bad("http.time_zone %q: want an IANA zone such as Europe/London, UTC or Local", c.HTTP.TimeZone)
 	}
 	switch c.Database.Driver {
 	case "sqlite", "postgres":
