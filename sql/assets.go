@@ -160,3 +160,22 @@ func (s *Store) Tags(ctx context.Context) ([]wardwatch.Tag, error) {
 	}
 	return ts, nil
 }
+
+// DeleteTag removes a tag from its asset.
+func (s *Store) DeleteTag(ctx context.Context, id string) error {
+	return s.execOne(ctx, wardwatch.Errorf(wardwatch.ENOTFOUND, "tag %q not found", id), `DELETE FROM tags WHERE id = ?`, id)
+}
+
+// AssetBySerialOrTag finds the asset whose serial number or asset tag is
+// key (pumps link to assets this way), with ENOTFOUND when none.
+func (s *Store) AssetBySerialOrTag(ctx context.Context, key string) (wardwatch.Asset, error) {
+	key = strings.TrimSpace(key)
+	if key == "" {
+		return wardwatch.Asset{}, wardwatch.Errorf(wardwatch.ENOTFOUND, "no asset with an empty serial")
+	}
+	a, err := scanAsset(s.queryRow(ctx, `SELECT `+assetColumns+` FROM assets WHERE serial = ? OR asset_tag = ? ORDER BY (serial = ?) DESC, id LIMIT 1`, key, key, key))
+	if err != nil {
+		return wardwatch.Asset{}, mapErr(err, "asset by serial", errMap{noRows: wardwatch.Errorf(wardwatch.ENOTFOUND, "no asset with serial or asset tag %q", key)})
+	}
+	return a, nil
+}

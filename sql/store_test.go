@@ -361,6 +361,29 @@ func testStore(t *testing.T, open func(t *testing.T) *Store) {
 			}
 		}
 		wantCode(t, "CreateTag(duplicate)", s.CreateTag(ctx, wardwatch.Tag{ID: tags[0].ID, AssetID: bed2.ID}), wardwatch.ECONFLICT)
+		pump.AssetTag, pump.Serial, pump.Status = "A-0412", "SN-77", wardwatch.StatusInRepair
+		pump.PMDue = time.Date(2027, 1, 31, 0, 0, 0, 0, time.UTC)
+		if err := s.UpdateAsset(ctx, pump); err != nil {
+			t.Fatalf("UpdateAsset: %v", err)
+		}
+		for _, key := range []string{"SN-77", "A-0412"} {
+			if got, err := s.AssetBySerialOrTag(ctx, key); err != nil || got != pump {
+				t.Fatalf("AssetBySerialOrTag(%s) = %+v, %v; want %+v", key, got, err, pump)
+			}
+		}
+		_, err = s.AssetBySerialOrTag(ctx, "")
+		wantCode(t, "AssetBySerialOrTag(empty)", err, wardwatch.ENOTFOUND)
+		wantCode(t, "SetAssetStatus(bad)", s.SetAssetStatus(ctx, pump.ID, "lost"), wardwatch.EINVALID)
+		if err := s.SetAssetStatus(ctx, pump.ID, wardwatch.StatusAvailable); err != nil {
+			t.Fatal(err)
+		}
+		pump.Status = wardwatch.StatusAvailable
+		wantCode(t, "UpdateAsset(bad status)", s.UpdateAsset(ctx, wardwatch.Asset{ID: pump.ID, Name: "x", Kind: wardwatch.AssetBed, Status: "lost"}), wardwatch.EINVALID)
+		if err := s.DeleteTag(ctx, "epc:3034257bf7194e4000001a85"); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, "DeleteTag(again)", s.DeleteTag(ctx, "epc:3034257bf7194e4000001a85"), wardwatch.ENOTFOUND)
+		tags = tags[:2]
 		got, err := s.Tags(ctx)
 		if err != nil {
 			t.Fatalf("Tags: %v", err)

@@ -7,8 +7,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/wardwatch/wardwatch"
+	"github.com/wardwatch/wardwatch/internal/telemetrytest"
 )
+
+// TestTelemetryContract runs the telemetry contract suite on the embedded
+// store.
+func TestTelemetryContract(t *testing.T) {
+	telemetrytest.Run(t, func(t *testing.T) wardwatch.Telemetry { return openTelemetry(t) })
+}
 
 func openTelemetry(t *testing.T) *Telemetry {
 	t.Helper()
@@ -129,21 +139,33 @@ func TestTelemetryDefaultLimit(t *testing.T) {
 	}
 }
 
-func TestTelemetryWriteIsAtomic(t *testing.T) {
+// TestTelemetryRejectsBadPositions checks that invalid positions are
+// refused and counted while their batch-mates are stored.
+func TestTelemetryRejectsBadPositions(t *testing.T) {
 	ctx := t.Context()
-	tel := openTelemetry(t)
+	reg := prometheus.NewRegistry()
+	tel, err := OpenTelemetry(ctx, filepath.Join(t.TempDir(), "t.db"), WithTelemetryMetrics(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tel.Close()
 	t0 := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	good := positions(1, t0, 3)
 	for name, bad := range map[string]wardwatch.Position{
 		"no tag":         {AssetID: 1, Time: t0},
 		"NaN x":          {TagID: "epc:01", At: wardwatch.Point{X: math.NaN()}, Time: t0},
 		"inf confidence": {TagID: "epc:01", Confidence: math.Inf(1), Time: t0},
 	} {
-		ps := append(positions(1, t0, 3), bad)
-		wantCode(t, "WritePositions("+name+")", tel.WritePositions(ctx, ps), wardwatch.EINVALID)
+		wantCode(t, "WritePositions("+name+")", tel.WritePositions(ctx, append(slices.Clone(good), bad)), wardwatch.EINVALID)
 	}
 	got, err := tel.Positions(ctx, wardwatch.PositionQuery{})
-	if err != nil || len(got) != 0 {
-		t.Fatalf("after rejected writes: %d positions, %v; want none", len(got), err)
+	if err != nil || !slices.Equal(got, good) {
+		t.Fatalf("after partly rejected writes: %+v, %v; want the good ones once", got, err)
+	}
+	for reason, want := range map[string]float64{"invalid": 1, "nan": 1, "inf": 1} {
+		if n := testutil.ToFloat64(tel.rejected.WithLabelValues("position", reason)); n != want {
+			t.Errorf("rejected{position,%s} = %v, want %v", reason, n, want)
+		}
 	}
 }
 
@@ -188,9 +210,10 @@ func TestTelemetryReopen(t *testing.T) {
 		if err := tel.WritePositions(ctx, ps); err != nil {
 			t.Fatal(err)
 		}
+		// The same points written again are stored once.
 		got, err := tel.Positions(ctx, wardwatch.PositionQuery{})
-		if err != nil || len(got) != 3*(i+1) {
-			t.Fatalf("open #%d: %d positions, %v; want %d", i+1, len(got), err, 3*(i+1))
+		if err != nil || len(got) != 3 {
+			t.Fatalf("open #%d: %d positions, %v; want 3", i+1, len(got), err)
 		}
 		if err := tel.Close(); err != nil {
 			t.Fatal(err)
