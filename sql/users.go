@@ -175,3 +175,12 @@ func (s *Store) SetUserRole(ctx context.Context, userID int64, role wardwatch.Ro
 func (s *Store) DeleteUser(ctx context.Context, userID int64) error {
 	return s.execOne(ctx, userNotFound(userID), `DELETE FROM users WHERE id = ?`, userID)
 }
+
+// DeleteUserSessions signs a user out everywhere.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID int64) error {
+	_, err := s.exec(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID)
+	if err != nil {
+		return fmt.Errorf("delete sessions of user %d: %w", userID, err)
+	}
+	return nil
+}

@@ -46,6 +46,19 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 	mux.Handle("POST /admin/tags/discovered/assign", admin(handleAssignDiscoveredTag(logger, cfg.Store, audit, cfg.ConfigChanged)))
 	mux.Handle("POST /admin/tags/discovered/dismiss", admin(handleDismissDiscoveredTag(logger, cfg.Store, audit)))
 
+	if cfg.Admin != nil {
+		c := &configAdmin{logger: logger, store: cfg.Store, admin: cfg.Admin, audit: audit, changed: cfg.ConfigChanged, loc: cfg.Location}
+		mux.Handle("GET /admin/assets", admin(c.handleAssets()))
+		mux.Handle("POST /admin/assets", admin(c.handleSaveAsset()))
+		mux.Handle("POST /admin/assets/import", admin(c.handleImportAssets()))
+		mux.Handle("POST /admin/assets/{id}", admin(c.handleSaveAsset()))
+		mux.Handle("POST /admin/assets/{id}/delete", admin(c.handleDeleteAsset()))
+		mux.Handle("POST /admin/assets/{id}/tags", admin(c.handleAddTag()))
+		mux.Handle("POST /admin/tags/remove", admin(c.handleRemoveTag()))
+		mux.Handle("GET /admin/users", admin(c.handleUsers()))
+		mux.Handle("POST /admin/users", admin(c.handleCreateUser()))
+		mux.Handle("POST /admin/users/{id}", admin(c.handleUpdateUser()))
+	}
 	if cfg.Audit != nil {
 		mux.Handle("GET /admin/audit", admin(handleAuditLog(logger, cfg.Audit)))
 	}

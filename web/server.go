@@ -90,6 +90,10 @@ type Config struct {
 	Assets   AssetStore
 	Location *time.Location
 
+	// Admin changes assets, tags and users for the admin pages; nil hides
+	// them.
+	Admin AdminStore
+
 	// Audit keeps the audit log of admin changes and serves its page; nil
 	// records nothing.
 	Audit AuditStore

@@ -135,6 +135,7 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 		SessionMax:    cfg.Session.MaxLifetime,
 		StaleAfter:    cfg.Tracker.StaleAfter,
 		Devices:       store,
+		Admin:         store,
 		History:       telemetry,
 		Assets:        store,
 		Location:      location(cfg.HTTP.TimeZone),

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/wardwatch/wardwatch"
+	"github.com/wardwatch/wardwatch/auth"
+	"github.com/wardwatch/wardwatch/sql"
+)
+
+// adminSession runs the service on a fresh SQLite store with one admin
+// signed in.
+type adminSession struct {
+	t      *testing.T
+	base   string
+	client *http.Client
+	store  *sql.Store
+	app    *app
+}
+
+func startAdminSession(t *testing.T) *adminSession {
+	t.Helper()
+	dir := t.TempDir()
+	cfg, err := LoadConfig("", testEnv(dir, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	logger := newLogger(cfg.Log, io.Discard)
+	store, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, _ := auth.HashPassword("a long enough admin password")
+	if err := store.CreateUser(ctx, &wardwatch.User{Username: "boss", Role: wardwatch.RoleAdmin, PasswordHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := newApp(ctx, cfg, store, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+		a.close()
+		store.Close()
+	})
+	jar, _ := cookiejar.New(nil)
+	s := &adminSession{t: t, base: "http://" + ln.Addr().String(), client: &http.Client{Jar: jar}, store: store, app: a}
+	if code, _ := s.post("/login", url.Values{"username": {"boss"}, "password": {"a long enough admin password"}}); code != http.StatusOK {
+		t.Fatalf("login: %d", code)
+	}
+	return s
+}
+
+func (s *adminSession) send(req *http.Request) (int, string) {
+	s.t.Helper()
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set("Accept", "text/html")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (s *adminSession) post(path string, form url.Values) (int, string) {
+	req, _ := http.NewRequest(http.MethodPost, s.base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return s.send(req)
+}
+
+func (s *adminSession) get(path string) (int, string) {
+	req, _ := http.NewRequest(http.MethodGet, s.base+path, nil)
+	return s.send(req)
+}
+
+func (s *adminSession) upload(path, field, name string, data []byte) (int, string) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	fw, _ := mw.CreateFormFile(field, name)
+	fw.Write(data)
+	mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, s.base+path, &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return s.send(req)
+}
+
+func TestAdminAssetsImportAndUsers(t *testing.T) {
+	s := startAdminSession(t)
+	ctx := context.Background()
+
+	code, page := s.post("/admin/assets", url.Values{"name": {"Pump 1"}, "kind": {"infusion_pump"}, "serial": {"SN-1"},
+		"pm_due": {"2027-02-01"}, "tag": {"ibeacon:e2c56db5-dffb-48d2-b060-d0f5a71096e0:1:1"}})
+	if code != http.StatusOK || !strings.Contains(page, "Saved.") {
+		t.Fatalf("add asset: %d", code)
+	}
+	code, page = s.post("/admin/assets", url.Values{"name": {"<b>x</b>"}, "kind": {"toaster"}})
+	if code != http.StatusBadRequest || !strings.Contains(page, "unknown asset kind") || strings.Contains(page, "<b>x</b>") {
+		t.Fatalf("bad kind: %d (escaped: %v)", code, !strings.Contains(page, "<b>x</b>"))
+	}
+
+	csvData := "name,kind,serial,asset_tag,pm_due,tags\n" +
+		"Pump 2,infusion_pump,SN-2,A-2,2027-03-01,ibeacon:e2c56db5-dffb-48d2-b060-d0f5a71096e0:1:2\n" +
+		"Bed 9,bed,,,,\n" +
+		"Toaster,toaster,,,,\n" +
+		"Pump 3,infusion_pump,,,31/12/2026,\n" +
+		"\"unclosed,bed\n"
+	code, page = s.upload("/admin/assets/import", "file", "assets.csv", []byte(csvData))
+	if code != http.StatusOK || !strings.Contains(page, "Import: 2 assets created") ||
+		!strings.Contains(page, "line 4: unknown asset kind") || !strings.Contains(page, "line 5: PM due must be a date") {
+		t.Fatalf("import: %d\n%s", code, page[strings.Index(page, "<main"):])
+	}
+	a, err := s.store.AssetBySerialOrTag(ctx, "SN-2")
+	if err != nil || a.Name != "Pump 2" || a.PMDue.IsZero() {
+		t.Fatalf("imported asset = %+v, %v", a, err)
+	}
+	code, _ = s.upload("/admin/assets/import", "file", "big.csv", bytes.Repeat([]byte("a,b\n"), 1<<20))
+	if code != http.StatusRequestEntityTooLarge {
+		t.Errorf("4 MiB upload: %d, want 413", code)
+	}
+	code, page = s.upload("/admin/assets/import", "file", "x.csv", []byte("colour,kind\nred,bed\n"))
+	if code != http.StatusBadRequest || !strings.Contains(page, `Unknown column &#34;colour&#34;`) {
+		t.Errorf("unknown column: %d", code)
+	}
+
+	code, page = s.post("/admin/users", url.Values{"username": {"nina"}, "role": {"nurse"}, "password": {"short"}})
+	if code != http.StatusBadRequest || !strings.Contains(page, "at least 12 characters") {
+		t.Fatalf("short password: %d", code)
+	}
+	if code, _ = s.post("/admin/users", url.Values{"username": {"nina"}, "role": {"nurse"}, "password": {"nina's long password"}}); code != http.StatusOK {
+		t.Fatalf("add user: %d", code)
+	}
+	nina, err := s.store.UserByUsername(ctx, "nina")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ = s.post("/admin/users/"+itoa(nina.ID), url.Values{"action": {"role"}, "role": {"biomed"}}); code != http.StatusOK {
+		t.Fatalf("change role: %d", code)
+	}
+	if u, _ := s.store.User(ctx, nina.ID); u.Role != wardwatch.RoleBiomed {
+		t.Fatalf("role = %s", u.Role)
+	}
+	boss, _ := s.store.UserByUsername(ctx, "boss")
+	if code, page = s.post("/admin/users/"+itoa(boss.ID), url.Values{"action": {"role"}, "role": {"viewer"}}); code != http.StatusBadRequest ||
+		!strings.Contains(page, "cannot remove your own admin role") {
+		t.Fatalf("self-demotion: %d", code)
+	}
+	if code, _ = s.post("/admin/users/"+itoa(nina.ID), url.Values{"action": {"delete"}}); code != http.StatusOK {
+		t.Fatalf("delete user: %d", code)
+	}
+
+	code, page = s.get("/admin/audit")
+	if code != http.StatusOK {
+		t.Fatalf("audit: %d", code)
+	}
+	for _, want := range []string{"CSV import", "role changed", "asset", "user"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("audit log lacks %q", want)
+		}
+	}
+	es, _ := s.store.AuditLog(ctx, wardwatch.AuditQuery{Subject: "user"})
+	if len(es) != 3 || es[0].Username != "boss" {
+		t.Errorf("user audit entries = %+v", es)
+	}
+}
+
+func itoa(id int64) string { return strconv.FormatInt(id, 10) }

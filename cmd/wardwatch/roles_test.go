@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/wardwatch/wardwatch"
+	"github.com/wardwatch/wardwatch/auth"
+	"github.com/wardwatch/wardwatch/sim"
+)
+
+// who may use a route.
+const (
+	public    = "public"    // no session needed
+	signedIn  = "signed-in" // every role
+	configure = "configure" // admin
+	siteState = "site-state"
+	setStatus = "set-status"
+)
+
+var allowedRoles = map[string][]wardwatch.Role{
+	signedIn:  {wardwatch.RoleAdmin, wardwatch.RoleFacilities, wardwatch.RolePharmacy, wardwatch.RoleBiomed, wardwatch.RoleNurse, wardwatch.RoleViewer},
+	configure: {wardwatch.RoleAdmin},
+	siteState: {wardwatch.RoleAdmin, wardwatch.RoleFacilities, wardwatch.RoleBiomed},
+	setStatus: {wardwatch.RoleAdmin, wardwatch.RoleNurse, wardwatch.RoleBiomed},
+}
+
+// routeRules gives every route pattern of web/routes.go who may use it
+// and a concrete path to try. TestEveryRouteChecksRoles fails when a
+// pattern is missing here.
+var routeRules = map[string]struct {
+	access string
+	path   string
+}{
+	"GET /login":                          {public, "/login"},
+	"POST /login":                         {public, "/login"},
+	"POST /logout":                        {public, "/logout"},
+	"GET /{$}":                            {public, "/"},
+	"GET /floors":                         {signedIn, "/floors"},
+	"GET /floors/{id}":                    {signedIn, "/floors/1"},
+	"GET /floors/{id}/plan":               {signedIn, "/floors/1/plan"},
+	"GET /floors/{id}/live":               {signedIn, "/floors/1/live"},
+	"GET /search":                         {signedIn, "/search?q=pump"},
+	"GET /assets/{id}":                    {signedIn, "/assets/1"},
+	"POST /assets/{id}/status":            {setStatus, "/assets/1/status"},
+	"GET /admin":                          {configure, "/admin"},
+	"GET /admin/gateways":                 {siteState, "/admin/gateways"},
+	"GET /admin/tags/discovered":          {configure, "/admin/tags/discovered"},
+	"POST /admin/tags/discovered/assign":  {configure, "/admin/tags/discovered/assign"},
+	"POST /admin/tags/discovered/dismiss": {configure, "/admin/tags/discovered/dismiss"},
+	"GET /admin/assets":                   {configure, "/admin/assets"},
+	"POST /admin/assets":                  {configure, "/admin/assets"},
+	"POST /admin/assets/import":           {configure, "/admin/assets/import"},
+	"POST /admin/assets/{id}":             {configure, "/admin/assets/999999"},
+	"POST /admin/assets/{id}/delete":      {configure, "/admin/assets/999999/delete"},
+	"POST /admin/assets/{id}/tags":        {configure, "/admin/assets/999999/tags"},
+	"POST /admin/tags/remove":             {configure, "/admin/tags/remove"},
+	"GET /admin/users":                    {configure, "/admin/users"},
+	"POST /admin/users":                   {configure, "/admin/users"},
+	"POST /admin/users/{id}":              {configure, "/admin/users/999999"},
+	"GET /admin/audit":                    {configure, "/admin/audit"},
+	"GET /admin/units":                    {configure, "/admin/units"},
+	"POST /admin/units":                   {configure, "/admin/units"},
+	"POST /admin/units/{id}/delete":       {configure, "/admin/units/999999/delete"},
+	"GET /admin/modbus":                   {siteState, "/admin/modbus"},
+	"GET /admin/modbus/new":               {configure, "/admin/modbus/new"},
+	"POST /admin/modbus":                  {configure, "/admin/modbus"},
+	"GET /admin/modbus/{id}":              {configure, "/admin/modbus/999999"},
+	"POST /admin/modbus/{id}":             {configure, "/admin/modbus/999999"},
+	"POST /admin/modbus/{id}/delete":      {configure, "/admin/modbus/999999/delete"},
+	"GET /admin/snmp":                     {siteState, "/admin/snmp"},
+	"GET /admin/snmp/new":                 {configure, "/admin/snmp/new"},
+	"POST /admin/snmp":                    {configure, "/admin/snmp"},
+	"GET /admin/snmp/{id}":                {configure, "/admin/snmp/999999"},
+	"POST /admin/snmp/{id}":               {configure, "/admin/snmp/999999"},
+	"POST /admin/snmp/{id}/delete":        {configure, "/admin/snmp/999999/delete"},
+	"GET /admin/profiles":                 {configure, "/admin/profiles"},
+	"POST /admin/profiles":                {configure, "/admin/profiles"},
+	"POST /admin/profiles/delete":         {configure, "/admin/profiles/delete"},
+	"GET /healthz":                        {public, "/healthz"},
+	"GET /metrics":                        {public, "/metrics"},
+	"GET /static/":                        {public, "/static/app.css"},
+	"ingestPattern":                       {public, ""}, // gateways authenticate with their own tokens: collectors/ble tests
+	"/":                                   {public, "/no/such/page"},
+}
+
+// TestEveryRouteChecksRoles walks every route of web/routes.go as every
+// role (and signed out) against the real service and checks the answer:
+// 403 for roles without the permission, never 403 (nor a 5xx) for roles
+// with it, and a sign-in redirect (pages) or 401 when signed out.
+func TestEveryRouteChecksRoles(t *testing.T) {
+	src, err := os.ReadFile("../../web/routes.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`mux\.Handle\(("([^"]+)"|ingestPattern)`).FindAllStringSubmatch(string(src), -1) {
+		pattern := m[2]
+		if pattern == "" {
+			pattern = "ingestPattern"
+		}
+		if _, ok := routeRules[pattern]; !ok {
+			t.Errorf("route %q of web/routes.go has no rule in this test", pattern)
+		}
+	}
+
+	dir := t.TempDir()
+	cfg, err := LoadConfig("", testEnv(dir, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logger := newLogger(cfg.Log, io.Discard)
+	store, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if err := sim.NewHospital().Seed(ctx, store); err != nil {
+		t.Fatal(err)
+	}
+	const password = "a long enough test password"
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles := allowedRoles[signedIn]
+	for _, r := range roles {
+		if err := store.CreateUser(ctx, &wardwatch.User{Username: "u-" + string(r), Role: r, PasswordHash: hash}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := newApp(ctx, cfg, store, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	done := make(chan error, 1)
+	go func() { done <- a.serve(ctx, ln) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	clientFor := func(role wardwatch.Role) *http.Client {
+		jar, _ := cookiejar.New(nil)
+		c := &http.Client{Jar: jar, CheckRedirect: noRedirect}
+		if role == "" {
+			return c
+		}
+		form := url.Values{"username": {"u-" + string(role)}, "password": {password}}
+		req, _ := http.NewRequest(http.MethodPost, base+"/login", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("login as %s: %d", role, resp.StatusCode)
+		}
+		return c
+	}
+	do := func(c *http.Client, method, path string) int {
+		var body io.Reader
+		if method == http.MethodPost {
+			body = strings.NewReader("x=1")
+		}
+		req, _ := http.NewRequest(method, base+path, body)
+		req.Header.Set("Accept", "text/html")
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		if method == http.MethodPost {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	clients := map[wardwatch.Role]*http.Client{}
+	for _, r := range roles {
+		clients[r] = clientFor(r)
+	}
+	anonymous := clientFor("")
+	for pattern, rule := range routeRules {
+		if rule.access == public || rule.path == "" {
+			continue
+		}
+		method, _, _ := strings.Cut(pattern, " ")
+		for _, r := range roles {
+			allowed := false
+			for _, ok := range allowedRoles[rule.access] {
+				allowed = allowed || ok == r
+			}
+			got := do(clients[r], method, rule.path)
+			switch {
+			case allowed && (got == http.StatusForbidden || got >= 500):
+				t.Errorf("%s as %s: %d, want it allowed", pattern, r, got)
+			case !allowed && got != http.StatusForbidden:
+				t.Errorf("%s as %s: %d, want 403", pattern, r, got)
+			}
+		}
+		got := do(anonymous, method, rule.path)
+		if got != http.StatusSeeOther && got != http.StatusUnauthorized {
+			t.Errorf("%s signed out: %d, want a sign-in redirect or 401", pattern, got)
+		}
+	}
+}
