@@ -227,12 +227,17 @@ const sensitivityLearn = 200
 // sensitivity is the weakest RSSI g reports (dBm, as received): the
 // configured Sensitivity, or else the weakest it has reported once it has
 // reported enough. ok is false when there is none, or correction is off.
+// A room anchor's is never learned: it hears only the tags in its room
+// (an RFID antenna reads them at a steady strength), so its weakest
+// reading says nothing about its sensitivity.
 func (e *Engine) sensitivity(g *gatewayInfo) (float64, bool) {
 	switch s := e.cfg.Sensitivity; {
 	case s < minRSSI:
 		return 0, false
 	case s != 0:
 		return s, true
+	case g.anchorZoneID != 0:
+		return 0, false
 	}
 	return g.weakest, g.heard >= sensitivityLearn
 }
