@@ -125,3 +125,31 @@ type SecretBox interface {
 	Seal(plaintext []byte) ([]byte, error)
 	Open(sealed []byte) ([]byte, error)
 }
+
+// RFIDReader is a fixed UHF reader. Each antenna watches one zone: its
+// reads place a tag there, through a room-anchor gateway WardWatch keeps
+// for the antenna (key "<reader key>#<port>"). A door (portal) reader
+// also turns the order of reads on its inside and outside antennas into
+// zone crossings.
+type RFIDReader struct {
+	ID        int64
+	Key       string // the reader's name in push URLs and poll targets; no '#'
+	Name      string
+	TokenHash []byte // SHA-256 of its push token; nil: it cannot push
+	Format    string // "" (detect), "wardwatch", "zebra" or "impinj"
+	Antennas  []RFIDAntenna
+	Portal    *RFIDPortal
+}
+
+// RFIDAntenna is one antenna port of a reader and the zone it watches.
+type RFIDAntenna struct {
+	Port      int
+	ZoneID    int64
+	GatewayID int64 // the anchor gateway standing for it (set by the store)
+}
+
+// RFIDPortal says which antennas of a door reader face in and out.
+type RFIDPortal struct {
+	Inside, Outside             []int
+	InsideZoneID, OutsideZoneID int64
+}

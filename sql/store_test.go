@@ -626,6 +626,76 @@ func testStore(t *testing.T, open func(t *testing.T) *Store) {
 		}
 	})
 
+	t.Run("RFIDReaders", func(t *testing.T) {
+		s := migrated(t)
+		f := mustFloor(t, s)
+		var zones []wardwatch.Zone
+		for i, name := range []string{"Store", "Corridor", "Dock"} {
+			z := wardwatch.Zone{FloorID: f.ID, Name: name, Kind: wardwatch.ZoneRoom,
+				Polygon: []wardwatch.Point{{X: float64(10 * i), Y: 0}, {X: float64(10*i + 4), Y: 0}, {X: float64(10*i + 4), Y: 4}, {X: float64(10 * i), Y: 4}}}
+			if err := s.CreateZone(ctx, &z); err != nil {
+				t.Fatal(err)
+			}
+			zones = append(zones, z)
+		}
+		for name, r := range map[string]wardwatch.RFIDReader{
+			"hash in key": {Key: "a#b", Antennas: []wardwatch.RFIDAntenna{{Port: 1, ZoneID: zones[0].ID}}},
+			"no antennas": {Key: "r"},
+			"same port":   {Key: "r", Antennas: []wardwatch.RFIDAntenna{{Port: 1, ZoneID: zones[0].ID}, {Port: 1, ZoneID: zones[1].ID}}},
+			"bad format":  {Key: "r", Format: "morse", Antennas: []wardwatch.RFIDAntenna{{Port: 1, ZoneID: zones[0].ID}}},
+			"portal antenna": {Key: "r", Antennas: []wardwatch.RFIDAntenna{{Port: 1, ZoneID: zones[0].ID}},
+				Portal: &wardwatch.RFIDPortal{Inside: []int{1}, Outside: []int{2}, InsideZoneID: zones[0].ID, OutsideZoneID: zones[1].ID}},
+		} {
+			wantCode(t, "SaveRFIDReader("+name+")", s.SaveRFIDReader(ctx, &r), wardwatch.EINVALID)
+		}
+		missing := wardwatch.RFIDReader{Key: "r", Antennas: []wardwatch.RFIDAntenna{{Port: 1, ZoneID: 99999}}}
+		wantCode(t, "SaveRFIDReader(missing zone)", s.SaveRFIDReader(ctx, &missing), wardwatch.ENOTFOUND)
+
+		door := wardwatch.RFIDReader{Key: "dock-door", Name: "Dock door", Format: "zebra",
+			Antennas: []wardwatch.RFIDAntenna{{Port: 1, ZoneID: zones[2].ID}, {Port: 2, ZoneID: zones[1].ID}},
+			Portal:   &wardwatch.RFIDPortal{Inside: []int{2}, Outside: []int{1}, InsideZoneID: zones[1].ID, OutsideZoneID: zones[2].ID}}
+		if err := s.SaveRFIDReader(ctx, &door); err != nil {
+			t.Fatal(err)
+		}
+		gw, err := s.GatewayByKey(ctx, "dock-door#1")
+		if err != nil || gw.AnchorZoneID != zones[2].ID || gw.At != (wardwatch.Point{X: 22, Y: 2}) || gw.ID != door.Antennas[0].GatewayID {
+			t.Fatalf("antenna gateway = %+v, %v", gw, err)
+		}
+		if err := s.SetRFIDReaderToken(ctx, door.ID, []byte("0123456789abcdef0123456789abcdef")); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.RFIDReaderByKey(ctx, "dock-door")
+		if err != nil || got.Name != "Dock door" || got.Format != "zebra" || len(got.Antennas) != 2 || got.Portal == nil ||
+			got.Portal.InsideZoneID != zones[1].ID || string(got.TokenHash) != "0123456789abcdef0123456789abcdef" {
+			t.Fatalf("RFIDReaderByKey = %+v, %v", got, err)
+		}
+		// Drop antenna 2, move antenna 1 to the store room.
+		door.Portal = nil
+		door.Antennas = []wardwatch.RFIDAntenna{{Port: 1, ZoneID: zones[0].ID}}
+		if err := s.SaveRFIDReader(ctx, &door); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.GatewayByKey(ctx, "dock-door#2"); wardwatch.ErrorCode(err) != wardwatch.ENOTFOUND {
+			t.Fatalf("dropped antenna's gateway: %v", err)
+		}
+		if gw, _ := s.GatewayByKey(ctx, "dock-door#1"); gw.AnchorZoneID != zones[0].ID || gw.ID != door.Antennas[0].GatewayID {
+			t.Fatalf("moved antenna gateway = %+v", gw)
+		}
+		dup := wardwatch.RFIDReader{Key: "dock-door", Antennas: []wardwatch.RFIDAntenna{{Port: 1, ZoneID: zones[0].ID}}}
+		wantCode(t, "SaveRFIDReader(duplicate key)", s.SaveRFIDReader(ctx, &dup), wardwatch.ECONFLICT)
+		if rs, err := s.RFIDReaders(ctx); err != nil || len(rs) != 1 || rs[0].Portal != nil {
+			t.Fatalf("RFIDReaders = %+v, %v", rs, err)
+		}
+		if err := s.DeleteRFIDReader(ctx, door.ID); err != nil {
+			t.Fatal(err)
+		}
+		if gws, _ := s.Gateways(ctx); len(gws) != 0 {
+			t.Fatalf("gateways after deleting the reader = %+v", gws)
+		}
+		_, err = s.RFIDReaderByKey(ctx, "dock-door")
+		wantCode(t, "RFIDReaderByKey(deleted)", err, wardwatch.ENOTFOUND)
+	})
+
 	t.Run("Users", func(t *testing.T) {
 		s := migrated(t)
 		for name, u := range map[string]wardwatch.User{
