@@ -153,3 +153,19 @@ type RFIDPortal struct {
 	Inside, Outside             []int
 	InsideZoneID, OutsideZoneID int64
 }
+
+// PollTarget is a gateway or RFID reader that WardWatch polls over HTTP
+// because it only offers a pull API. AuthHeader (the value of the
+// Authorization header) is a secret: stored sealed, never shown back.
+type PollTarget struct {
+	ID         int64
+	Name       string
+	URL        string
+	Source     string // "ble": the body is a gateway batch; "rfid": reader reads
+	Key        string // the gateway's or reader's key its data belongs to
+	Format     string // the body's format; "" detects
+	Interval   time.Duration
+	Timeout    time.Duration
+	AuthHeader string
+	Enabled    bool
+}

@@ -696,6 +696,45 @@ func testStore(t *testing.T, open func(t *testing.T) *Store) {
 		wantCode(t, "RFIDReaderByKey(deleted)", err, wardwatch.ENOTFOUND)
 	})
 
+	t.Run("PollTargets", func(t *testing.T) {
+		s := migrated(t)
+		s.SetSecretBox(xorBox{})
+		p := wardwatch.PollTarget{Name: "Dock reader", URL: "http://10.0.0.7/api/reads", Source: "rfid", Key: "dock-door",
+			Format: "zebra", Interval: 5 * time.Second, Timeout: 2 * time.Second, AuthHeader: "Bearer s3cret", Enabled: true}
+		for name, bad := range map[string]func(wardwatch.PollTarget) wardwatch.PollTarget{
+			"scheme":       func(p wardwatch.PollTarget) wardwatch.PollTarget { p.URL = "file:///etc/passwd"; return p },
+			"userinfo":     func(p wardwatch.PollTarget) wardwatch.PollTarget { p.URL = "http://u:p@host/"; return p },
+			"source":       func(p wardwatch.PollTarget) wardwatch.PollTarget { p.Source = "wifi"; return p },
+			"timeout":      func(p wardwatch.PollTarget) wardwatch.PollTarget { p.Timeout = 10 * time.Second; return p },
+			"header split": func(p wardwatch.PollTarget) wardwatch.PollTarget { p.AuthHeader = "x\r\nHost: evil"; return p },
+		} {
+			q := bad(p)
+			wantCode(t, "SavePollTarget("+name+")", s.SavePollTarget(ctx, &q, false), wardwatch.EINVALID)
+		}
+		if err := s.SavePollTarget(ctx, &p, false); err != nil {
+			t.Fatal(err)
+		}
+		edit := p
+		edit.AuthHeader, edit.Interval = "", 10*time.Second
+		if err := s.SavePollTarget(ctx, &edit, false); err != nil {
+			t.Fatal(err)
+		}
+		ps, err := s.PollTargets(ctx)
+		p.Interval = 10 * time.Second
+		if err != nil || len(ps) != 1 || ps[0] != p {
+			t.Fatalf("PollTargets = %+v, %v; want %+v", ps, err, p)
+		}
+		if err := s.SavePollTarget(ctx, &edit, true); err != nil {
+			t.Fatal(err)
+		}
+		if ps, _ := s.PollTargets(ctx); ps[0].AuthHeader != "" {
+			t.Fatalf("auth header not cleared: %q", ps[0].AuthHeader)
+		}
+		if err := s.DeletePollTarget(ctx, p.ID); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("Users", func(t *testing.T) {
 		s := migrated(t)
 		for name, u := range map[string]wardwatch.User{
