@@ -91,6 +91,7 @@ func (w *statusWriter) written() bool { return w.status != 0 || w.hijacked }
 // quietRoutes are logged at debug level: machines call them often.
 var quietRoutes = map[string]bool{
 	ingestPattern:           true,
+	readerIngestPattern:     true,
 	"GET /healthz":          true,
 	"GET /metrics":          true,
 	"GET /static/":          true,

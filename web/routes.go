@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -9,6 +10,9 @@ import (
 // ingestPattern is the gateway push route; it is exempt from cross-origin
 // protection (see NewServer) and from sessions.
 const ingestPattern = "POST /ingest/v1/gateways/{gateway}/sightings"
+
+// readerIngestPattern is the RFID readers' push route, exempt likewise.
+const readerIngestPattern = "POST /ingest/v1/readers/{reader}/reads"
 
 // addRoutes lists every route WardWatch serves.
 //
@@ -59,6 +63,19 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 		mux.Handle("POST /admin/users", admin(c.handleCreateUser()))
 		mux.Handle("POST /admin/users/{id}", admin(c.handleUpdateUser()))
 	}
+	if cfg.Readers != nil {
+		ra := &readerAdmin{logger: logger, store: cfg.Store, readers: cfg.Readers, audit: audit, pollStatus: cfg.PollStatus, now: cfg.Now,
+			changed: func(ctx context.Context) {
+				if cfg.ConfigChanged != nil {
+					cfg.ConfigChanged(ctx)
+				}
+			}}
+		mux.Handle("GET /admin/readers", admin(ra.handlePage()))
+		mux.Handle("POST /admin/readers", admin(ra.handleSaveReader()))
+		mux.Handle("POST /admin/readers/{id}", admin(ra.handleReaderAction()))
+		mux.Handle("POST /admin/polls", admin(ra.handleSavePoll()))
+		mux.Handle("POST /admin/polls/{id}/delete", admin(ra.handleDeletePoll()))
+	}
 	if cfg.Audit != nil {
 		mux.Handle("GET /admin/audit", admin(handleAuditLog(logger, cfg.Audit)))
 	}
@@ -89,6 +106,7 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 	mux.Handle("GET /static/", handleStatic())
 
 	mux.Handle(ingestPattern, cfg.Ingest)
+	mux.Handle(readerIngestPattern, cfg.ReaderIngest)
 
 	mux.Handle("/", handleNotFound(logger))
 }

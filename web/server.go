@@ -90,6 +90,15 @@ type Config struct {
 	Assets   AssetStore
 	Location *time.Location
 
+	// Readers manages RFID readers and HTTP poll targets; nil hides the
+	// page. PollStatus reports each poll target's state by name.
+	Readers    ReaderStore
+	PollStatus func() map[string]CollectorStatus
+
+	// ReaderIngest serves "POST /ingest/v1/readers/{reader}/reads" (RFID
+	// readers pushing reads with their own token); nil answers 503.
+	ReaderIngest http.Handler
+
 	// Admin changes assets, tags and users for the admin pages; nil hides
 	// them.
 	Admin AdminStore
@@ -145,6 +154,11 @@ func (c Config) withDefaults() Config {
 	if c.Health == nil {
 		c.Health = func(context.Context) error { return nil }
 	}
+	if c.ReaderIngest == nil {
+		c.ReaderIngest = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "RFID ingest is not enabled", http.StatusServiceUnavailable)
+		})
+	}
 	if c.Ingest == nil {
 		c.Ingest = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "ingest is not enabled", http.StatusServiceUnavailable)
@@ -195,6 +209,7 @@ func NewServer(cfg Config) http.Handler {
 
 	cop := http.NewCrossOriginProtection()
 	cop.AddInsecureBypassPattern(ingestPattern)
+	cop.AddInsecureBypassPattern(readerIngestPattern)
 	cop.SetDenyHandler(handleCrossOriginDenied(cfg.Logger))
 
 	var h http.Handler = mux

@@ -18,6 +18,7 @@ import (
 	"github.com/wardwatch/wardwatch"
 	"github.com/wardwatch/wardwatch/collectors/ble"
 	"github.com/wardwatch/wardwatch/collectors/mqtt"
+	"github.com/wardwatch/wardwatch/collectors/rfid"
 	"github.com/wardwatch/wardwatch/health"
 	"github.com/wardwatch/wardwatch/sql"
 	"github.com/wardwatch/wardwatch/tracker"
@@ -41,6 +42,9 @@ type app struct {
 	recorder  *sightingRecorder // nil unless ingest.record_dir is set
 	discovery *discovery
 	health    *health.Board
+	site      atomic.Pointer[tracker.Site] // the site as last loaded
+	rfid      *rfid.Router
+	poller    *pollerWithTargets
 	macs      atomic.Pointer[map[string]bool] // MAC identities configured as tags
 	now       func() time.Time
 
@@ -87,6 +91,7 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 	})
 	registerTrackerMetrics(reg, a.runner)
 
+	a.site.Store(&site)
 	a.health = health.NewBoard(cfg.Ingest.GatewayOfflineAfter)
 	a.health.Track(gatewayIDs(site.Gateways))
 	a.gatewaysOffline = prometheus.NewGauge(prometheus.GaugeOpts{
@@ -115,6 +120,34 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 		Router:       router,
 		Health:       a.health,
 	})
+
+	// RFID readers push or are polled; their reads become sightings at
+	// their antennas' anchor gateways, door reads become crossings.
+	readers := readerLookup{store: store}
+	crossingCount := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "wardwatch_rfid_crossings_total", Help: "Door crossings recorded by RFID portal readers.",
+	})
+	reg.MustRegister(crossingCount)
+	if a.rfid, err = rfid.NewRouter(rfid.RouterOptions{
+		Readers: readers, Sightings: sink, RSSIAt1m: rssiAt1m(&a.site),
+		ZoneChanges: &crossings{site: &a.site, logger: logger.With("component", "rfid"), count: crossingCount},
+		Logger:      logger.With("component", "rfid"), Registerer: reg,
+	}); err != nil {
+		telemetry.Close()
+		return nil, fmt.Errorf("rfid: %w", err)
+	}
+	reads := readHealth{next: a.rfid, readers: readers, board: a.health, now: a.now}
+	readerIngest := rfid.NewPushHandler(rfid.PushOptions{Readers: readers, Sink: reads, Logger: logger.With("component", "rfid"),
+		Registerer: reg, MaxBodyBytes: cfg.Ingest.MaxBodyBytes})
+	rfidPoll := rfid.NewPollHandler(rfid.PollOptions{Sink: reads, Logger: logger.With("component", "rfid"), Registerer: reg})
+	a.poller = newPoller(store, router, rfidPoll, a.health, logger.With("component", "poll"), reg, a.now)
+	polls, err := store.PollTargets(ctx)
+	if err != nil {
+		telemetry.Close()
+		return nil, fmt.Errorf("load poll targets: %w", err)
+	}
+	a.poller.apply(polls)
+
 	if cfg.MQTT.Broker != "" {
 		a.mqtt, err = newMQTTSubscriber(cfg.MQTT, router, logger.With("component", "mqtt"), reg)
 		if err != nil {
@@ -127,6 +160,9 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 		Store:         store,
 		Live:          a.hub,
 		Ingest:        ingest,
+		ReaderIngest:  readerIngest,
+		Readers:       store,
+		PollStatus:    a.poller.status,
 		Metrics:       reg,
 		Registerer:    reg,
 		Health:        store.Ping,
@@ -166,8 +202,14 @@ func (a *app) reloadSite(ctx context.Context) {
 		a.logger.Error("reload site after a configuration change", "err", err)
 		return
 	}
+	a.site.Store(&site)
 	a.runner.SetSite(site)
 	a.discovery.setTags(site.Tags)
+	if polls, err := a.store.PollTargets(ctx); err != nil {
+		a.logger.Error("reload poll targets", "err", err)
+	} else {
+		a.poller.apply(polls)
+	}
 	a.setMACs(site.Tags)
 	a.health.Track(gatewayIDs(site.Gateways))
 	a.logger.Info("site reloaded", "floors", len(site.Floors), "zones", len(site.Zones), "gateways", len(site.Gateways), "tags", len(site.Tags))
@@ -356,6 +398,8 @@ func (a *app) serve(ctx context.Context, ln net.Listener, extra ...func(context.
 	g.Go(func() error { return a.housekeeping(ctx) })
 	g.Go(func() error { return a.discovery.Run(ctx) })
 	g.Go(func() error { return a.watchGateways(ctx) })
+	g.Go(func() error { return a.rfid.Run(ctx) })
+	g.Go(func() error { return a.poller.Run(ctx) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server: %w", err)

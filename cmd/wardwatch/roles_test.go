@@ -82,6 +82,11 @@ var routeRules = map[string]struct {
 	"GET /admin/snmp/{id}":                {configure, "/admin/snmp/999999"},
 	"POST /admin/snmp/{id}":               {configure, "/admin/snmp/999999"},
 	"POST /admin/snmp/{id}/delete":        {configure, "/admin/snmp/999999/delete"},
+	"GET /admin/readers":                  {configure, "/admin/readers"},
+	"POST /admin/readers":                 {configure, "/admin/readers"},
+	"POST /admin/readers/{id}":            {configure, "/admin/readers/999999"},
+	"POST /admin/polls":                   {configure, "/admin/polls"},
+	"POST /admin/polls/{id}/delete":       {configure, "/admin/polls/999999/delete"},
 	"GET /admin/profiles":                 {configure, "/admin/profiles"},
 	"POST /admin/profiles":                {configure, "/admin/profiles"},
 	"POST /admin/profiles/delete":         {configure, "/admin/profiles/delete"},
@@ -89,6 +94,7 @@ var routeRules = map[string]struct {
 	"GET /metrics":                        {public, "/metrics"},
 	"GET /static/":                        {public, "/static/app.css"},
 	"ingestPattern":                       {public, ""}, // gateways authenticate with their own tokens: collectors/ble tests
+	"readerIngestPattern":                 {public, ""}, // readers too: collectors/rfid tests and TestRFIDReaderPushAndPoll
 	"/":                                   {public, "/no/such/page"},
 }
 
@@ -101,10 +107,10 @@ func TestEveryRouteChecksRoles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range regexp.MustCompile(`mux\.Handle\(("([^"]+)"|ingestPattern)`).FindAllStringSubmatch(string(src), -1) {
+	for _, m := range regexp.MustCompile(`mux\.Handle\(("([^"]+)"|(\w+Pattern))`).FindAllStringSubmatch(string(src), -1) {
 		pattern := m[2]
 		if pattern == "" {
-			pattern = "ingestPattern"
+			pattern = m[3]
 		}
 		if _, ok := routeRules[pattern]; !ok {
 			t.Errorf("route %q of web/routes.go has no rule in this test", pattern)
