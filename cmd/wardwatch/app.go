@@ -45,6 +45,7 @@ type app struct {
 	site      atomic.Pointer[tracker.Site] // the site as last loaded
 	rfid      *rfid.Router
 	poller    *pollerWithTargets
+	readings  *readingWriter
 	macs      atomic.Pointer[map[string]bool] // MAC identities configured as tags
 	now       func() time.Time
 
@@ -111,7 +112,8 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 	}
 	// One router for every gateway format, pushed or published: it resolves
 	// gateway keys, applies the MAC policy and feeds the engine.
-	router := ble.NewRouter(store, sink, nil, logger.With("component", "collector"), reg, ble.RouterOptions{
+	a.readings = newReadingWriter(telemetry, logger.With("component", "readings"), reg)
+	router := ble.NewRouter(store, sink, a.readings, logger.With("component", "collector"), reg, ble.RouterOptions{
 		AllowMAC: a.allowMAC,
 		Health:   a.health,
 	})
@@ -399,6 +401,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, extra ...func(context.
 	g.Go(func() error { return a.discovery.Run(ctx) })
 	g.Go(func() error { return a.watchGateways(ctx) })
 	g.Go(func() error { return a.rfid.Run(ctx) })
+	g.Go(func() error { return a.readings.Run(ctx) })
 	g.Go(func() error { return a.poller.Run(ctx) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
