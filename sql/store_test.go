@@ -735,6 +735,57 @@ func testStore(t *testing.T, open func(t *testing.T) *Store) {
 		}
 	})
 
+	t.Run("EditLayout", func(t *testing.T) {
+		s := migrated(t)
+		f := mustFloor(t, s)
+		z := wardwatch.Zone{FloorID: f.ID, Name: "Bay 1", Kind: wardwatch.ZoneRoom, Polygon: []wardwatch.Point{{X: 0, Y: 0}, {X: 2, Y: 0}, {X: 2, Y: 2}}}
+		if err := s.CreateZone(ctx, &z); err != nil {
+			t.Fatal(err)
+		}
+		g := wardwatch.Gateway{Key: "gw-1", Name: "GW", FloorID: f.ID, At: wardwatch.Point{X: 1, Y: 1}, Z: 2.5, AnchorZoneID: z.ID}
+		if err := s.CreateGateway(ctx, &g); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ScaleFloor(ctx, f.ID, 2.5); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := s.Floor(ctx, f.ID)
+		zs, _ := s.Zones(ctx, f.ID)
+		gws, _ := s.Gateways(ctx)
+		if got.Width != f.Width*2.5 || zs[0].Polygon[2] != (wardwatch.Point{X: 5, Y: 5}) || gws[0].At != (wardwatch.Point{X: 2.5, Y: 2.5}) || gws[0].Z != 2.5 {
+			t.Fatalf("after scaling: floor %+v, zone %+v, gateway %+v", got, zs[0].Polygon, gws[0])
+		}
+		wantCode(t, "ScaleFloor(0)", s.ScaleFloor(ctx, f.ID, 0), wardwatch.EINVALID)
+		wantCode(t, "ScaleFloor(missing)", s.ScaleFloor(ctx, f.ID+99, 2), wardwatch.ENOTFOUND)
+		got.Name, got.Level = "Renamed", 7
+		if err := s.UpdateFloor(ctx, got); err != nil {
+			t.Fatal(err)
+		}
+		z.Name, z.Kind, z.Polygon = "Dock", wardwatch.ZoneLoadingDock, []wardwatch.Point{{X: 0, Y: 0}, {X: 9, Y: 0}, {X: 9, Y: 9}, {X: 0, Y: 9}}
+		if err := s.UpdateZone(ctx, z); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, "UpdateZone(kind)", s.UpdateZone(ctx, wardwatch.Zone{ID: z.ID, Name: "x", Kind: "moat", Polygon: z.Polygon}), wardwatch.EINVALID)
+		wantCode(t, "UpdateZone(line)", s.UpdateZone(ctx, wardwatch.Zone{ID: z.ID, Name: "x", Kind: wardwatch.ZoneRoom, Polygon: z.Polygon[:2]}), wardwatch.EINVALID)
+		g.At, g.RSSIAt1m, g.Name = wardwatch.Point{X: 4, Y: 4}, -61, "Dock GW"
+		if err := s.UpdateGateway(ctx, g); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.GatewayByKey(ctx, "gw-1"); got.At != g.At || got.RSSIAt1m != -61 || got.Name != "Dock GW" {
+			t.Fatalf("gateway after update = %+v", got)
+		}
+		if err := s.DeleteZone(ctx, z.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.GatewayByKey(ctx, "gw-1"); got.AnchorZoneID != 0 {
+			t.Fatalf("gateway still anchored to a deleted zone: %+v", got)
+		}
+		if err := s.DeleteGateway(ctx, g.ID); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, "DeleteGateway(again)", s.DeleteGateway(ctx, g.ID), wardwatch.ENOTFOUND)
+	})
+
 	t.Run("Users", func(t *testing.T) {
 		s := migrated(t)
 		for name, u := range map[string]wardwatch.User{
