@@ -63,6 +63,21 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 		mux.Handle("POST /admin/users", admin(c.handleCreateUser()))
 		mux.Handle("POST /admin/users/{id}", admin(c.handleUpdateUser()))
 	}
+	if cfg.Layout != nil {
+		la := &layoutAdmin{logger: logger, store: cfg.Store, layout: cfg.Layout, audit: audit, changed: cfg.ConfigChanged}
+		mux.Handle("GET /admin/floors", admin(la.handleFloors()))
+		mux.Handle("POST /admin/floors", admin(la.handleSaveFloor()))
+		mux.Handle("GET /admin/floors/{id}", admin(la.handleEditor()))
+		mux.Handle("POST /admin/floors/{id}", admin(la.handleSaveFloor()))
+		mux.Handle("POST /admin/floors/{id}/plan", admin(la.handleUploadPlan()))
+		mux.Handle("POST /admin/floors/{id}/scale", admin(la.handleScale()))
+		mux.Handle("POST /admin/floors/{id}/zones", admin(la.handleSaveZone()))
+		mux.Handle("POST /admin/floors/{id}/zones/{zone}", admin(la.handleSaveZone()))
+		mux.Handle("POST /admin/floors/{id}/zones/{zone}/delete", admin(la.handleDeleteZone()))
+		mux.Handle("POST /admin/floors/{id}/gateways", admin(la.handleSaveGateway()))
+		mux.Handle("POST /admin/floors/{id}/gateways/{gateway}", admin(la.handleSaveGateway()))
+		mux.Handle("POST /admin/floors/{id}/gateways/{gateway}/action", admin(la.handleGatewayAction()))
+	}
 	if cfg.Readers != nil {
 		ra := &readerAdmin{logger: logger, store: cfg.Store, readers: cfg.Readers, audit: audit, pollStatus: cfg.PollStatus, now: cfg.Now,
 			changed: func(ctx context.Context) {

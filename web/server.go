@@ -99,6 +99,10 @@ type Config struct {
 	// readers pushing reads with their own token); nil answers 503.
 	ReaderIngest http.Handler
 
+	// Layout changes floors, plans, zones and gateways (the floor
+	// editor); nil hides it.
+	Layout LayoutStore
+
 	// Admin changes assets, tags and users for the admin pages; nil hides
 	// them.
 	Admin AdminStore

@@ -174,6 +174,7 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 		StaleAfter:    cfg.Tracker.StaleAfter,
 		Devices:       store,
 		Admin:         store,
+		Layout:        store,
 		History:       telemetry,
 		Assets:        store,
 		Location:      location(cfg.HTTP.TimeZone),
