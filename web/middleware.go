@@ -2,6 +2,8 @@ package web
 
 import (
 	"bufio"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,22 +13,50 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
+
 	"github.com/wardwatch/wardwatch"
 )
 
-// contentSecurityPolicy is the policy of every page: scripts and styles only
-// from our own static files (page data travels in JSON script blocks), no
-// framing, no plugins, forms only to ourselves.
-const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
-	"img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; " +
-	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+// contentSecurityPolicy is the policy of every page: scripts only from
+// our own static files and only with this response's nonce (so nothing
+// injected or uploaded can run, even from our origin), styles only from
+// our own files (page data travels in JSON script blocks), no framing, no
+// plugins, forms only to ourselves.
+func contentSecurityPolicy(nonce string) string {
+	return "default-src 'self'; script-src 'nonce-" + nonce + "'; style-src 'self'; " +
+		"img-src 'self' data: blob:; connect-src 'self'; font-src 'self'; object-src 'none'; " +
+		"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+}
 
-// securityHeaders sets the headers every response carries. Handlers may
-// override Cache-Control (static files, plan images) and the CSP (plans).
+// newNonce returns a fresh random CSP nonce.
+func newNonce() string {
+	var b [18]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// withNonce gives each request a fresh script nonce in its context (for
+// templ and the CSP). It must be the outermost handler: it replaces the
+// request, and the handlers outside it would not see what the ServeMux
+// records on the new one (its Pattern).
+func withNonce(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(templ.WithNonce(r.Context(), newNonce())))
+	})
+}
+
+// securityHeaders sets the headers every response carries, with the
+// request's script nonce in the CSP. Handlers may override Cache-Control
+// (static files, plan images) and the CSP (plans).
 func securityHeaders(hsts bool, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		nonce := templ.GetNonce(r.Context())
+		if nonce == "" {
+			nonce = newNonce() // not behind withNonce: scripts cannot use it, which is safe
+		}
 		h := w.Header()
-		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("Content-Security-Policy", contentSecurityPolicy(nonce))
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("X-Frame-Options", "DENY")

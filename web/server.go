@@ -221,5 +221,6 @@ func NewServer(cfg Config) http.Handler {
 	h = securityHeaders(cfg.SecureCookies, h)
 	h = recoverPanics(cfg.Logger, m, h)
 	h = logRequests(cfg.Logger, m, h)
+	h = withNonce(h)
 	return h
 }

@@ -532,7 +532,7 @@ func TestSessionTouchThrottled(t *testing.T) {
 }
 
 // floorDataRe finds the floor page's JSON block.
-var floorDataRe = regexp.MustCompile(`(?s)<script id="floor-data" type="application/json">(.*?)</script>`)
+var floorDataRe = regexp.MustCompile(`(?s)<script id="floor-data" type="application/json"[^>]*>(.*?)</script>`)
 
 func TestFloorPages(t *testing.T) {
 	h := newHarness(t)
@@ -856,7 +856,17 @@ func TestSecurityHeaders(t *testing.T) {
 		body := wantStatus(t, resp, http.StatusOK)
 		hd := resp.Header
 		csp := hd.Get("Content-Security-Policy")
-		for _, want := range []string{"frame-ancestors 'none'", "script-src 'self'", "default-src 'self'", "object-src 'none'"} {
+		nonce := regexp.MustCompile(`script-src 'nonce-([A-Za-z0-9_-]{20,})'`).FindStringSubmatch(csp)
+		if nonce == nil {
+			t.Errorf("%s: CSP %q has no script nonce", path, csp)
+		} else {
+			for _, tag := range regexp.MustCompile(`<script src=[^>]*>`).FindAllString(body, -1) {
+				if !strings.Contains(tag, `nonce="`+nonce[1]+`"`) {
+					t.Errorf("%s: script %s lacks the response's nonce", path, tag)
+				}
+			}
+		}
+		for _, want := range []string{"frame-ancestors 'none'", "default-src 'self'", "object-src 'none'"} {
 			if !strings.Contains(csp, want) {
 				t.Errorf("%s: CSP %q lacks %q", path, csp, want)
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -69,9 +70,21 @@ func openServing(ctx context.Context, name string, args []string, getenv func(st
 
 // listenApp opens the HTTP listener and builds the app that will serve on it.
 func listenApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logger) (*app, net.Listener, error) {
+	var tlsConfig *tls.Config
+	if cfg.HTTP.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.HTTP.TLSCertFile, cfg.HTTP.TLSKeyFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("load TLS certificate: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		cfg.HTTP.SecureCookies = true
+	}
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
+	}
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
 	}
 	a, err := newApp(ctx, cfg, store, logger)
 	if err != nil {
@@ -92,7 +105,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer a.close()
-	fmt.Fprintf(stdout, "WardWatch is running at http://%s\n", ln.Addr())
+	scheme := "http"
+	if cfg.HTTP.TLSCertFile != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "WardWatch is running at %s://%s\n", scheme, ln.Addr())
 	return a.serve(ctx, ln)
 }
 
@@ -103,6 +120,9 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	defer store.Close()
 
+	if cfg.HTTP.TLSCertFile != "" {
+		return errors.New("demo: the demo serves plain HTTP on loopback; unset http.tls_cert_file (use serve for TLS)")
+	}
 	hospital := sim.NewHospital()
 	floors, err := store.Floors(ctx)
 	if err != nil {

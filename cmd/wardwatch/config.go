@@ -36,6 +36,8 @@ type HTTPConfig struct {
 	Addr          string `yaml:"addr"`
 	SecureCookies bool   `yaml:"secure_cookies"`
 	TimeZone      string `yaml:"time_zone"`
+	TLSCertFile   string `yaml:"tls_cert_file"`
+	TLSKeyFile    string `yaml:"tls_key_file"`
 }
 
 // DatabaseConfig selects the configuration store.
@@ -284,6 +286,9 @@ func (c Config) validate() error {
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	if c.HTTP.Addr == "" {
 		bad("http.addr is empty")
+	}
+	if (c.HTTP.TLSCertFile == "") != (c.HTTP.TLSKeyFile == "") {
+		bad("http.tls_cert_file and http.tls_key_file go together: set both or neither")
 	}
 	if _, err := time.LoadLocation(c.HTTP.TimeZone); err != nil {
 		bad("http.time_zone %q: want an IANA zone such as Europe/London, UTC or Local", c.HTTP.TimeZone)
