@@ -357,3 +357,14 @@ type AuditQuery struct {
 	BeforeID  int64
 	Limit     int
 }
+
+// KioskToken lets a wall display show the floor maps read-only, without
+// a user signing in: whoever holds the token's link sees what a viewer
+// sees. Only its hash is stored; admins create and revoke them.
+type KioskToken struct {
+	ID        int64
+	Name      string // "Ward 4 corridor screen"
+	FloorID   int64  // the floor it opens on; 0: the floor list
+	TokenHash []byte
+	CreatedAt time.Time
+}

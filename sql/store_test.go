@@ -786,6 +786,30 @@ func testStore(t *testing.T, open func(t *testing.T) *Store) {
 		wantCode(t, "DeleteGateway(again)", s.DeleteGateway(ctx, g.ID), wardwatch.ENOTFOUND)
 	})
 
+	t.Run("KioskTokens", func(t *testing.T) {
+		s := migrated(t)
+		f := mustFloor(t, s)
+		hash := bytes.Repeat([]byte{7}, 32)
+		k := wardwatch.KioskToken{Name: "Corridor screen", FloorID: f.ID, TokenHash: hash}
+		if err := s.CreateKioskToken(ctx, &k); err != nil || k.ID == 0 {
+			t.Fatalf("CreateKioskToken: %v", err)
+		}
+		wantCode(t, "CreateKioskToken(same hash)", s.CreateKioskToken(ctx, &wardwatch.KioskToken{Name: "x", TokenHash: hash}), wardwatch.ECONFLICT)
+		wantCode(t, "CreateKioskToken(short hash)", s.CreateKioskToken(ctx, &wardwatch.KioskToken{Name: "x", TokenHash: []byte{1}}), wardwatch.EINVALID)
+		got, err := s.KioskByTokenHash(ctx, hash)
+		if err != nil || got.Name != k.Name || got.FloorID != f.ID || !got.CreatedAt.Equal(k.CreatedAt) {
+			t.Fatalf("KioskByTokenHash = %+v, %v", got, err)
+		}
+		if ks, err := s.KioskTokens(ctx); err != nil || len(ks) != 1 {
+			t.Fatalf("KioskTokens = %+v, %v", ks, err)
+		}
+		if err := s.DeleteKioskToken(ctx, k.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.KioskByTokenHash(ctx, hash)
+		wantCode(t, "KioskByTokenHash(revoked)", err, wardwatch.ENOTFOUND)
+	})
+
 	t.Run("Users", func(t *testing.T) {
 		s := migrated(t)
 		for name, u := range map[string]wardwatch.User{
