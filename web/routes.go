@@ -91,6 +91,12 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 		mux.Handle("POST /admin/polls", admin(ra.handleSavePoll()))
 		mux.Handle("POST /admin/polls/{id}/delete", admin(ra.handleDeletePoll()))
 	}
+	if cfg.Kiosks != nil {
+		mux.Handle("GET /kiosk/{token}", handleKioskStart(logger, cfg.Kiosks, cfg.SecureCookies))
+		mux.Handle("GET /admin/kiosks", admin(handleKiosks(logger, cfg.Store, cfg.Kiosks)))
+		mux.Handle("POST /admin/kiosks", admin(handleCreateKiosk(logger, cfg.Store, cfg.Kiosks, audit)))
+		mux.Handle("POST /admin/kiosks/{id}/delete", admin(handleDeleteKiosk(logger, cfg.Kiosks, audit)))
+	}
 	if cfg.Audit != nil {
 		mux.Handle("GET /admin/audit", admin(handleAuditLog(logger, cfg.Audit)))
 	}

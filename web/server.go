@@ -107,6 +107,9 @@ type Config struct {
 	// them.
 	Admin AdminStore
 
+	// Kiosks keeps wall displays' read-only tokens; nil: no displays.
+	Kiosks KioskStore
+
 	// Audit keeps the audit log of admin changes and serves its page; nil
 	// records nothing.
 	Audit AuditStore
@@ -202,6 +205,7 @@ func NewServer(cfg Config) http.Handler {
 		idle:   cfg.SessionIdle,
 		max:    cfg.SessionMax,
 		secure: cfg.SecureCookies,
+		kiosks: cfg.Kiosks,
 	}
 	throttle := loginThrottle{
 		users:     newLoginLimiter(loginWindow, loginMaxUserFailures, loginLimiterKeys),

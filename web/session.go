@@ -32,6 +32,7 @@ type sessionManager struct {
 	idle   time.Duration // sliding idle timeout
 	max    time.Duration // absolute lifetime
 	secure bool          // Secure cookie attribute
+	kiosks KioskStore    // wall displays' read-only tokens; nil: none
 }
 
 // viewer is the signed-in user of a request and their session.
@@ -40,6 +41,7 @@ type viewer struct {
 	Session wardwatch.Session
 	Now     time.Time // when the session was checked
 	End     time.Time // absolute end of the session: CreatedAt + SessionMax
+	Kiosk   bool      // a wall display: read-only, no session to expire
 }
 
 type viewerKey struct{}
@@ -194,6 +196,11 @@ func requireSession(sm *sessionManager, logger *slog.Logger, rule sessionRule) f
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			v, err := sm.load(w, r, rule.touch)
+			if err != nil && wardwatch.ErrorCode(err) == wardwatch.EUNAUTHORIZED {
+				if kv := sm.kioskViewer(r); kv != nil {
+					v, err = kv, nil
+				}
+			}
 			switch {
 			case err == nil:
 				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), viewerKey{}, v)))

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -186,3 +187,66 @@ func TestAdminAssetsImportAndUsers(t *testing.T) {
 }
 
 func itoa(id int64) string { return strconv.FormatInt(id, 10) }
+
+// TestKioskDisplay creates a wall-display link as an admin and opens it
+// in a fresh browser: it sees the floor read-only, cannot reach admin
+// pages or change anything, and loses access when the link is revoked.
+func TestKioskDisplay(t *testing.T) {
+	s := startAdminSession(t)
+	ctx := context.Background()
+	f := wardwatch.Floor{Name: "Ward 9", Level: 9, Width: 20, Height: 10}
+	if err := s.store.CreateFloor(ctx, &f); err != nil {
+		t.Fatal(err)
+	}
+	code, page := s.post("/admin/kiosks", url.Values{"name": {"Ward 9 screen"}, "floor": {strconv.FormatInt(f.ID, 10)}})
+	if code != http.StatusOK {
+		t.Fatalf("create display: %d", code)
+	}
+	m := regexp.MustCompile(`id="kiosk-link">([^<]+)<`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatal("no display link shown")
+	}
+	link := m[1]
+
+	jar, _ := cookiejar.New(nil)
+	screen := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(path string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, path, nil)
+		req.Header.Set("Accept", "text/html")
+		resp, err := screen.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, _ = get(link)
+	if code != http.StatusSeeOther {
+		t.Fatalf("open display link: %d", code)
+	}
+	code, page = get(s.base + "/floors/" + strconv.FormatInt(f.ID, 10))
+	if code != http.StatusOK || !strings.Contains(page, "Wall display") || strings.Contains(page, "Sign out") {
+		t.Fatalf("display's floor page: %d (wall display badge, no sign-out expected)", code)
+	}
+	if code, _ = get(s.base + "/admin"); code != http.StatusForbidden {
+		t.Errorf("display reached /admin: %d", code)
+	}
+	req, _ := http.NewRequest(http.MethodPost, s.base+"/assets/1/status", strings.NewReader("status=soiled"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	if resp, err := screen.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("display changed a status: %v %v", resp.StatusCode, err)
+	}
+	if code, _ = get(s.base[:len(s.base)] + "/kiosk/not-a-real-token-not-a-real-token-xxxxxxxx"); code != http.StatusUnauthorized {
+		t.Errorf("bad display link: %d, want 401", code)
+	}
+
+	ks, _ := s.store.KioskTokens(ctx)
+	if code, _ = s.post("/admin/kiosks/"+strconv.FormatInt(ks[0].ID, 10)+"/delete", nil); code != http.StatusOK {
+		t.Fatalf("revoke: %d", code)
+	}
+	if code, _ = get(s.base + "/floors/" + strconv.FormatInt(f.ID, 10)); code != http.StatusSeeOther {
+		t.Errorf("revoked display still sees the floor: %d", code)
+	}
+}

@@ -175,6 +175,7 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 		Devices:       store,
 		Admin:         store,
 		Layout:        store,
+		Kiosks:        store,
 		History:       telemetry,
 		Assets:        store,
 		Location:      location(cfg.HTTP.TimeZone),
