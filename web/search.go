@@ -99,6 +99,8 @@ type searchHit struct {
 	Stale    bool
 	Missing  bool
 	Seen     string
+	rank     int    // 0 fresh, 1 stale, 2 missing or never located
+	sortName string // lower-case name, for ordering
 }
 
 // matches reports whether every word of the query occurs in the asset's
@@ -147,20 +149,30 @@ func rankAssets(query string, assets []wardwatch.Asset, latest map[int64]wardwat
 		}
 		hits = append(hits, h)
 	}
-	rank := func(h searchHit) int {
+	for i := range hits {
+		h := &hits[i]
+		h.sortName = strings.ToLower(h.Asset.Name)
 		switch {
 		case !h.Located || h.Missing:
-			return 2
+			h.rank = 2
 		case h.Stale:
-			return 1
+			h.rank = 1
 		}
-		return 0
 	}
-	slices.SortStableFunc(hits, func(a, b searchHit) int {
-		return cmp.Or(cmp.Compare(rank(a), rank(b)), cmp.Compare(a.Distance, b.Distance),
-			strings.Compare(strings.ToLower(a.Asset.Name), strings.ToLower(b.Asset.Name)), cmp.Compare(a.Asset.ID, b.Asset.ID))
+	// Sort pointers: the hits are large.
+	order := make([]*searchHit, len(hits))
+	for i := range hits {
+		order[i] = &hits[i]
+	}
+	slices.SortFunc(order, func(a, b *searchHit) int {
+		return cmp.Or(cmp.Compare(a.rank, b.rank), cmp.Compare(a.Distance, b.Distance),
+			strings.Compare(a.sortName, b.sortName), cmp.Compare(a.Asset.ID, b.Asset.ID))
 	})
-	return hits
+	sorted := make([]searchHit, len(hits))
+	for i, h := range order {
+		sorted[i] = *h
+	}
+	return sorted
 }
 
 // nearestAvailable is the first hit of kind that is available and placed
@@ -211,7 +223,12 @@ type searchView struct {
 	Floors   map[int64]wardwatch.Floor
 	Kinds    []wardwatch.AssetKind
 	Notice   string
+	Total    int // hits before the page limit
 }
+
+// maxSearchRows is how many hits the search page lists; more are counted
+// and the user is asked to narrow the search.
+const maxSearchRows = 100
 
 // nearZone reads where the user is from ?near= or the cookie.
 func nearZone(r *http.Request) int64 {
@@ -265,6 +282,10 @@ func handleSearch(logger *slog.Logger, store Store, live Live, staleAfter time.D
 				return
 			}
 			v.Notice = fmt.Sprintf("No available %s is located right now.", strings.ToLower(kind.Label()))
+		}
+		v.Total = len(hits)
+		if len(v.Hits) > maxSearchRows {
+			v.Hits = v.Hits[:maxSearchRows]
 		}
 		p := newPageMeta(r, "Find equipment")
 		p.Nav = "search"
