@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh is `make test`: it provisions what the suite needs (PostgreSQL,
-# Chromium, Mosquitto), checks formatting, vet and generated code, and runs every test.
+# Mosquitto, net-snmp snmpd, InfluxDB 1.8.10, Chromium), checks formatting,
+# vet and generated code, and runs every test.
 # Outside CI a dependency it cannot provide is reported and its tests skip;
 # with CI=true a missing dependency fails the run.
 set -uo pipefail
@@ -23,6 +24,18 @@ if broker=$(scripts/ensure-mosquitto.sh); then
   echo "Mosquitto: $broker"
 else
   missing+=("Mosquitto (MQTT collector tests)")
+fi
+if snmpd=$(scripts/ensure-snmpd.sh); then
+  export WARDWATCH_TEST_SNMPD="$snmpd"
+  echo "snmpd: $snmpd"
+else
+  missing+=("net-snmp snmpd (SNMP collector tests)")
+fi
+if influxd=$(scripts/ensure-influxdb.sh); then
+  export WARDWATCH_TEST_INFLUXD="$influxd"
+  echo "influxd: $influxd"
+else
+  missing+=("InfluxDB 1.8.10 (InfluxDB telemetry tests)")
 fi
 if browser=$(scripts/ensure-chromium.sh); then
   export WARDWATCH_TEST_CHROMIUM="$browser"
@@ -54,7 +67,7 @@ step "go test"
 $GO test -count=1 ./... || failed+=("go test")
 
 step "go test -race (concurrent packages)"
-$GO test -count=1 -race ./web/live/ ./tracker/... ./collectors/... ./web/ || failed+=("go test -race")
+$GO test -count=1 -race ./web/live/ ./tracker/... ./collectors/... ./web/ ./influx/ || failed+=("go test -race")
 
 step "summary"
 for m in "${missing[@]}"; do echo "NOT RUN: $m"; done
