@@ -80,7 +80,9 @@ func (s *Store) DeleteAsset(ctx context.Context, id int64) error {
 	return s.execOne(ctx, assetNotFound(id), `DELETE FROM assets WHERE id = ?`, id)
 }
 
-func assetNotFound(id int64) error { return wardwatch.Errorf(wardwatch.ENOTFOUND, "asset %d not found", id) }
+func assetNotFound(id int64) error {
+	return wardwatch.Errorf(wardwatch.ENOTFOUND, "asset %d not found", id)
+}
 
 const assetColumns = `id, name, kind, status, asset_tag, serial, pm_due`
 

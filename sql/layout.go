@@ -86,7 +86,9 @@ func (s *Store) ScaleFloor(ctx context.Context, floorID int64, factor float64) e
 	return tx.Commit()
 }
 
-func zoneNotFound(id int64) error { return wardwatch.Errorf(wardwatch.ENOTFOUND, "zone %d not found", id) }
+func zoneNotFound(id int64) error {
+	return wardwatch.Errorf(wardwatch.ENOTFOUND, "zone %d not found", id)
+}
 
 // UpdateZone changes a zone's name, kind and polygon (its floor stays).
 func (s *Store) UpdateZone(ctx context.Context, z wardwatch.Zone) error {

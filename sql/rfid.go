@@ -243,4 +243,3 @@ func (s *Store) RFIDReaderByKey(ctx context.Context, key string) (wardwatch.RFID
 	}
 	return rs[0], nil
 }
-

@@ -101,17 +101,27 @@ func checkOptionalNumber(name string, v float64) (reason, detail string) {
 }
 
 // checkID returns the reason and detail for rejecting identifier s named
-// name: it must be non-empty, valid UTF-8 of at most MaxTelemetryIDLen
-// bytes, with no control character and no backslash (which InfluxDB's line
-// protocol cannot carry in a tag).
+// name: it must be non-empty, valid UTF-8 of at most MaxTelemetryIDLen bytes, with no
+// control character and no backslash (which InfluxDB's line protocol cannot
+// carry in a tag).
 func checkID(name, s string) (reason, detail string) {
 	switch {
 	case s == "":
 		return rejectInvalid, name + " is empty"
 	case len(s) > MaxTelemetryIDLen:
 		return rejectTooLong, fmt.Sprintf("%s is %d bytes, more than %d", name, len(s), MaxTelemetryIDLen)
-	case !utf8.ValidString(s) || strings.ContainsFunc(s, badIDRune):
-		return rejectInvalid, name + " has a control character, a backslash or invalid UTF-8"
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf { // not ASCII: check the runes
+			if !utf8.ValidString(s) || strings.ContainsFunc(s, badIDRune) {
+				return rejectInvalid, name + " has a control character, a backslash or invalid UTF-8"
+			}
+			break
+		}
+		if c < 0x20 || c == 0x7f || c == '\\' {
+			return rejectInvalid, name + " has a control character, a backslash or invalid UTF-8"
+		}
 	}
 	return "", ""
 }
@@ -132,7 +142,7 @@ func checkText(name, s string) (reason, detail string) {
 // checkTime returns the reason and detail for rejecting time t: it must lie
 // between the Unix epoch and 2262, InfluxDB's range.
 func checkTime(t time.Time) (reason, detail string) {
-	if t.Before(telemetryTimeMin) || t.After(telemetryTimeMax) {
+	if sec := t.Unix(); sec < 0 || (sec >= telemetryTimeMax.Unix() && t.After(telemetryTimeMax)) {
 		return rejectInvalid, fmt.Sprintf("time %s is missing or out of range", t.UTC().Format(time.RFC3339Nano))
 	}
 	return "", ""

@@ -117,10 +117,25 @@ func (h *historyWriter) flush(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, historyWriteBudget)
 	defer cancel()
-	if err := h.store.WritePositions(ctx, batch); err != nil {
+	err := h.store.WritePositions(ctx, batch)
+	switch {
+	case err == nil:
+	case wardwatch.ErrorCode(err) == wardwatch.EINVALID:
+		// The store refused some positions (not numbers…) and kept the rest.
+		h.logger.Warn("positions history: some positions refused", "err", err)
+	default:
+		// Keep the batch for the next flush, ahead of newer positions,
+		// within the pending bound.
 		h.failed.Inc()
-		h.dropped.Add(float64(len(batch)))
 		h.logger.Error("write positions history", "positions", len(batch), "err", err)
+		h.mu.Lock()
+		room := historyMaxPending - len(h.pending)
+		if room < len(batch) {
+			h.dropped.Add(float64(len(batch) - max(room, 0)))
+			batch = batch[len(batch)-max(room, 0):]
+		}
+		h.pending = append(batch, h.pending...)
+		h.mu.Unlock()
 		return
 	}
 	h.kept.Add(float64(len(batch)))

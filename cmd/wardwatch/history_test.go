@@ -63,7 +63,9 @@ func TestHistoryWriterThinsPositions(t *testing.T) {
 	}
 }
 
-func TestHistoryWriterCountsFailures(t *testing.T) {
+// TestHistoryWriterRetriesFailures: a failed write is counted and its
+// positions are written by the next flush, not lost.
+func TestHistoryWriterRetriesFailures(t *testing.T) {
 	store := &recordingTelemetry{fail: errors.New("disk full")}
 	h := newHistoryWriter(store, slog.New(slog.NewTextHandler(io.Discard, nil)), prometheus.NewRegistry())
 	h.Offer([]wardwatch.Position{{AssetID: 1}, {AssetID: 2}})
@@ -71,8 +73,14 @@ func TestHistoryWriterCountsFailures(t *testing.T) {
 	if got := testutil.ToFloat64(h.failed); got != 1 {
 		t.Errorf("write errors = %v, want 1", got)
 	}
-	if got := testutil.ToFloat64(h.dropped); got != 2 {
-		t.Errorf("dropped = %v, want 2", got)
+	if got := testutil.ToFloat64(h.dropped); got != 0 {
+		t.Errorf("dropped = %v, want 0", got)
+	}
+	store.fail = nil
+	h.Offer([]wardwatch.Position{{AssetID: 3}})
+	h.flush(context.Background())
+	if len(store.written) != 3 || store.written[0].AssetID != 1 || store.written[2].AssetID != 3 {
+		t.Fatalf("written after the retry = %+v, want assets 1, 2, 3 in order", store.written)
 	}
 }
 
