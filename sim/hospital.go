@@ -147,11 +147,12 @@ type floorDef struct {
 }
 
 type assetDef struct {
-	name  string
-	kind  wardwatch.AssetKind
-	tagID string
-	floor int // home floor index
-	home  int // home zone index on the home floor
+	name   string
+	kind   wardwatch.AssetKind
+	tagID  string
+	floor  int    // home floor index
+	home   int    // home zone index on the home floor
+	serial string // infusion pumps: the serial the simulated pump server reports
 }
 
 // Hospital is the deterministic layout of the demo hospital. Only the
@@ -306,6 +307,8 @@ func (h *Hospital) addAssets(fi int, minor *int) {
 	pumpHomes := []string{f.ward + " Clean utility", f.ward + " Clean utility", f.ward + " Clean utility", room(5), room(12), room(17)}
 	for i, home := range pumpHomes {
 		add(fmt.Sprintf("Pump %02d%02d", f.level, 10+i), wardwatch.AssetInfusionPump, home)
+		// The serial the simulated pump server reports (sim/snmpsim).
+		h.assets[len(h.assets)-1].serial = fmt.Sprintf("SIM-%02d%02d", f.level, 10+i)
 	}
 	chairHomes := []string{f.ward + " Nurse station", f.ward + " Nurse station", f.ward + " Soiled utility"}
 	for i, home := range chairHomes {
@@ -398,7 +401,7 @@ func (h *Hospital) Seed(ctx context.Context, s Seeder) error {
 		}
 	}
 	for _, a := range h.assets {
-		wa := wardwatch.Asset{Name: a.name, Kind: a.kind}
+		wa := wardwatch.Asset{Name: a.name, Kind: a.kind, Serial: a.serial}
 		if err := s.CreateAsset(ctx, &wa); err != nil {
 			return fmt.Errorf("seed asset %q: %w", a.name, err)
 		}

@@ -20,6 +20,7 @@ import (
 	"github.com/wardwatch/wardwatch/collectors/mqtt"
 	"github.com/wardwatch/wardwatch/collectors/rfid"
 	"github.com/wardwatch/wardwatch/health"
+	"github.com/wardwatch/wardwatch/influx"
 	"github.com/wardwatch/wardwatch/sql"
 	"github.com/wardwatch/wardwatch/tracker"
 	"github.com/wardwatch/wardwatch/web"
@@ -33,7 +34,10 @@ type app struct {
 	cfg       Config
 	logger    *slog.Logger
 	store     *sql.Store
-	telemetry *sql.Telemetry
+	telemetry telemetryStore
+	sqlTel    *sql.Telemetry // the embedded store; nil on InfluxDB
+	influx    *influx.Store  // nil on the embedded store
+	pumps     *pumpService
 	hub       *live.Hub
 	runner    *tracker.Runner
 	history   *historyWriter
@@ -56,22 +60,27 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	telemetry, err := sql.OpenTelemetry(ctx, cfg.Telemetry.Path)
+	telemetry, sqlTel, influxStore, err := openTelemetry(ctx, cfg.Telemetry, logger.With("component", "telemetry"), reg)
 	if err != nil {
-		return nil, fmt.Errorf("open telemetry store: %w", err)
-	}
-	site, err := loadSite(ctx, store)
-	if err != nil {
-		telemetry.Close()
 		return nil, err
 	}
-	a := &app{cfg: cfg, logger: logger, store: store, telemetry: telemetry, now: func() time.Time { return time.Now().UTC() }}
+	opened := false
+	defer func() {
+		if !opened {
+			telemetry.Close()
+		}
+	}()
+	site, err := loadSite(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, logger: logger, store: store, telemetry: telemetry, sqlTel: sqlTel, influx: influxStore,
+		now: func() time.Time { return time.Now().UTC() }}
 	a.hub = live.NewHub(logger.With("component", "live"), reg, live.Options{})
 	// After a restart, show where every asset was last seen (as stale)
 	// until the engine places it again.
 	latest, err := telemetry.LatestPositions(ctx, a.now().Add(-lastSeenHorizon))
 	if err != nil {
-		telemetry.Close()
 		return nil, fmt.Errorf("load last known positions: %w", err)
 	}
 	a.hub.Publish(latest)
@@ -105,7 +114,6 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 	var sink ble.Sink = a.discovery
 	if cfg.Ingest.RecordDir != "" {
 		if a.recorder, err = newSightingRecorder(cfg.Ingest.RecordDir, site, a.discovery, logger.With("component", "record"), a.now()); err != nil {
-			telemetry.Close()
 			return nil, err
 		}
 		sink = a.recorder
@@ -113,6 +121,10 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 	// One router for every gateway format, pushed or published: it resolves
 	// gateway keys, applies the MAC policy and feeds the engine.
 	a.readings = newReadingWriter(telemetry, logger.With("component", "readings"), reg)
+	a.pumps = newPumpService(store, telemetry, a.readings, logger.With("component", "snmp"), reg)
+	if err := a.pumps.reload(ctx); err != nil {
+		return nil, err
+	}
 	router := ble.NewRouter(store, sink, a.readings, logger.With("component", "collector"), reg, ble.RouterOptions{
 		AllowMAC: a.allowMAC,
 		Health:   a.health,
@@ -135,7 +147,6 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 		ZoneChanges: &crossings{site: &a.site, logger: logger.With("component", "rfid"), count: crossingCount},
 		Logger:      logger.With("component", "rfid"), Registerer: reg,
 	}); err != nil {
-		telemetry.Close()
 		return nil, fmt.Errorf("rfid: %w", err)
 	}
 	reads := readHealth{next: a.rfid, readers: readers, board: a.health, now: a.now}
@@ -145,7 +156,6 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 	a.poller = newPoller(store, router, rfidPoll, a.health, logger.With("component", "poll"), reg, a.now)
 	polls, err := store.PollTargets(ctx)
 	if err != nil {
-		telemetry.Close()
 		return nil, fmt.Errorf("load poll targets: %w", err)
 	}
 	a.poller.apply(polls)
@@ -153,7 +163,6 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 	if cfg.MQTT.Broker != "" {
 		a.mqtt, err = newMQTTSubscriber(cfg.MQTT, router, logger.With("component", "mqtt"), reg)
 		if err != nil {
-			telemetry.Close()
 			return nil, err
 		}
 	}
@@ -173,7 +182,13 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 		SessionMax:    cfg.Session.MaxLifetime,
 		StaleAfter:    cfg.Tracker.StaleAfter,
 		Devices:       store,
-		Admin:         store,
+		Collectors: web.Collectors{
+			SNMPProfiles:    a.pumps.profileInfos,
+			SNMPStatus:      a.pumps.statusByTarget,
+			TestSNMP:        a.pumps.test,
+			ValidateProfile: validateProfile,
+			Changed:         a.devicesChanged,
+		}, Admin: store,
 		Layout:        store,
 		Kiosks:        store,
 		History:       telemetry,
@@ -184,7 +199,16 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 		OfflineAfter:  cfg.Ingest.GatewayOfflineAfter,
 		ConfigChanged: a.reloadSite,
 	})
+	opened = true
 	return a, nil
+}
+
+// devicesChanged applies the stored devices, targets and profiles to the
+// collectors after an admin change.
+func (a *app) devicesChanged(ctx context.Context) {
+	if err := a.pumps.reload(ctx); err != nil {
+		a.logger.Error("apply SNMP targets", "err", err)
+	}
 }
 
 // location loads the configured time zone (validated with the config).
@@ -404,6 +428,10 @@ func (a *app) serve(ctx context.Context, ln net.Listener, extra ...func(context.
 	g.Go(func() error { return a.watchGateways(ctx) })
 	g.Go(func() error { return a.rfid.Run(ctx) })
 	g.Go(func() error { return a.readings.Run(ctx) })
+	g.Go(func() error { return a.pumps.collector.Run(ctx) })
+	if a.influx != nil {
+		g.Go(func() error { return a.influx.Run(ctx) })
+	}
 	g.Go(func() error { return a.poller.Run(ctx) })
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -440,8 +468,12 @@ func (a *app) housekeeping(ctx context.Context) error {
 		} else if n > 0 {
 			a.logger.Debug("deleted expired sessions", "count", n)
 		}
-		if _, err := a.telemetry.Prune(ctx, now.Add(-a.cfg.Telemetry.Retention)); err != nil && ctx.Err() == nil {
-			a.logger.Warn("prune positions history", "err", err)
+		if a.sqlTel != nil {
+			if res, err := a.sqlTel.ApplyRetention(ctx, a.retention(), now); err != nil && ctx.Err() == nil {
+				a.logger.Warn("apply telemetry retention", "err", err)
+			} else {
+				a.logger.Debug("telemetry retention applied", "result", fmt.Sprintf("%+v", res))
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -12,10 +12,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/wardwatch/wardwatch"
 	"github.com/wardwatch/wardwatch/auth"
+	"github.com/wardwatch/wardwatch/collectors/snmp"
 	"github.com/wardwatch/wardwatch/sim"
+	"github.com/wardwatch/wardwatch/sim/snmpsim"
 	"github.com/wardwatch/wardwatch/sql"
 )
 
@@ -143,6 +146,17 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 		return fmt.Errorf("demo: %w", err)
 	}
 
+	// The demo's pump server: a simulated SNMP agent on loopback, polled
+	// like a real one (v3 authPriv).
+	agent, err := snmpsim.Start(ctx, "127.0.0.1:0", 12, cfg.Demo.Seed, nil)
+	if err != nil {
+		return fmt.Errorf("demo: start the simulated pump server: %w", err)
+	}
+	defer agent.Close()
+	if err := ensureDemoPumpServer(ctx, store, agent.Addr()); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+
 	a, ln, err := listenApp(ctx, cfg, store, logger)
 	if err != nil {
 		return err
@@ -162,6 +176,29 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	simulation := sim.NewSimulation(hospital, cfg.Demo.Seed, a.now())
 	return a.serve(ctx, ln, func(ctx context.Context) error { return pusher.Run(ctx, simulation) })
+}
+
+// demoPumpServer is the name of the demo's SNMP target.
+const demoPumpServer = "Demo pump server"
+
+// ensureDemoPumpServer points the demo's SNMP target at the simulated
+// agent (its port changes every run), creating the target the first time.
+func ensureDemoPumpServer(ctx context.Context, store *sql.Store, addr string) error {
+	ts, err := store.SNMPTargets(ctx)
+	if err != nil {
+		return err
+	}
+	t := wardwatch.SNMPTarget{Name: demoPumpServer, Address: addr, Version: "v3", User: snmpsim.User,
+		AuthProtocol: snmpsim.AuthProtocol, AuthPassword: snmpsim.AuthPassword, PrivProtocol: snmpsim.PrivProtocol,
+		PrivPassword: snmpsim.PrivPassword, Profile: snmp.ExamplePumpServerProfile, Interval: 15 * time.Second,
+		Timeout: 2 * time.Second, Retries: 1, Enabled: true}
+	for _, old := range ts {
+		if old.Name == demoPumpServer {
+			t.ID = old.ID
+			return store.UpdateSNMPTarget(ctx, t)
+		}
+	}
+	return store.CreateSNMPTarget(ctx, &t)
 }
 
 // demoAdmin is the demo's administrator account.

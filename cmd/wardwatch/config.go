@@ -50,9 +50,29 @@ type DatabaseConfig struct {
 
 // TelemetryConfig selects where time series go.
 type TelemetryConfig struct {
-	Driver    string        `yaml:"driver"`
-	Path      string        `yaml:"path"`
-	Retention time.Duration `yaml:"retention"`
+	Driver             string        `yaml:"driver"`
+	Path               string        `yaml:"path"`
+	Retention          time.Duration `yaml:"retention"`
+	ReadingsRetention  time.Duration `yaml:"readings_retention"`
+	PumpRetention      time.Duration `yaml:"pump_retention"`
+	DownsampleAfter    time.Duration `yaml:"downsample_after"`
+	DownsampleInterval time.Duration `yaml:"downsample_interval"`
+	Influx             InfluxConfig  `yaml:"influx"`
+}
+
+// InfluxConfig connects the telemetry store to InfluxDB 2.x/Cloud, or to
+// 1.8+ in compatibility mode (token "user:pass", bucket "db/rp").
+type InfluxConfig struct {
+	URL           string        `yaml:"url"`
+	Token         string        `yaml:"token"`
+	Org           string        `yaml:"org"`
+	Bucket        string        `yaml:"bucket"`
+	SpoolDir      string        `yaml:"spool_dir"`
+	SpoolMaxBytes int64         `yaml:"spool_max_bytes"`
+	Gzip          bool          `yaml:"gzip"`
+	BatchSize     int           `yaml:"batch_size"`
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	Timeout       time.Duration `yaml:"timeout"`
 }
 
 // SessionConfig sets web session lifetimes.
@@ -156,10 +176,14 @@ type LogConfig struct {
 // DefaultConfig is the embedded default: SQLite under ./var, loopback only.
 func DefaultConfig() Config {
 	return Config{
-		HTTP:      HTTPConfig{Addr: "127.0.0.1:8080", TimeZone: "Local"},
-		Database:  DatabaseConfig{Driver: "sqlite", DSN: "var/wardwatch.db", MigrateOnStart: true, SecretKeyFile: "var/secret.key"},
-		Telemetry: TelemetryConfig{Driver: "sqlite", Path: "var/telemetry.db", Retention: 30 * 24 * time.Hour},
-		Session:   SessionConfig{IdleTimeout: 15 * time.Minute, MaxLifetime: 12 * time.Hour},
+		HTTP:     HTTPConfig{Addr: "127.0.0.1:8080", TimeZone: "Local"},
+		Database: DatabaseConfig{Driver: "sqlite", DSN: "var/wardwatch.db", MigrateOnStart: true, SecretKeyFile: "var/secret.key"},
+		Telemetry: TelemetryConfig{Driver: "sqlite", Path: "var/telemetry.db", Retention: 30 * 24 * time.Hour,
+			ReadingsRetention: 3 * 365 * 24 * time.Hour, PumpRetention: 3 * 365 * 24 * time.Hour,
+			DownsampleAfter: 90 * 24 * time.Hour, DownsampleInterval: 15 * time.Minute,
+			Influx: InfluxConfig{SpoolDir: "var/influx-spool", SpoolMaxBytes: 1 << 30, Gzip: true, BatchSize: 5000,
+				FlushInterval: time.Second, Timeout: 20 * time.Second}},
+		Session: SessionConfig{IdleTimeout: 15 * time.Minute, MaxLifetime: 12 * time.Hour},
 		Tracker: TrackerConfig{
 			Interval:   500 * time.Millisecond,
 			Window:     4 * time.Second,
@@ -304,8 +328,23 @@ func (c Config) validate() error {
 	if c.Database.SecretKeyFile == "" {
 		bad("database.secret_key_file is empty")
 	}
-	if c.Telemetry.Driver != "sqlite" {
-		bad("telemetry.driver %q: want sqlite", c.Telemetry.Driver)
+	switch c.Telemetry.Driver {
+	case "sqlite":
+	case "influx":
+		if c.Telemetry.Influx.URL == "" || c.Telemetry.Influx.Bucket == "" {
+			bad("telemetry.influx.url and telemetry.influx.bucket are needed with telemetry.driver influx")
+		}
+		if c.Telemetry.Influx.SpoolDir == "" {
+			bad("telemetry.influx.spool_dir is empty")
+		}
+	default:
+		bad("telemetry.driver %q: want sqlite or influx", c.Telemetry.Driver)
+	}
+	if c.Telemetry.ReadingsRetention < 3*365*24*time.Hour {
+		bad("telemetry.readings_retention %s: compliance records are kept at least 3 years (26280h)", c.Telemetry.ReadingsRetention)
+	}
+	if c.Telemetry.DownsampleInterval <= 0 || c.Telemetry.DownsampleInterval > 15*time.Minute {
+		bad("telemetry.downsample_interval %s: want more than 0 and at most 15m (compliance logs need a value every 15 minutes)", c.Telemetry.DownsampleInterval)
 	}
 	if c.Telemetry.Path == "" {
 		bad("telemetry.path is empty")
