@@ -231,6 +231,8 @@ func validSNMPTarget(t wardwatch.SNMPTarget, creating bool) error {
 		return bad("Timeout %s: want 10ms to 1m.", t.Timeout)
 	case t.Retries < 0 || t.Retries > 10:
 		return bad("Retries %d: want 0 to 10.", t.Retries)
+	case time.Duration(snmpTries(t.Retries))*t.Timeout > t.Interval:
+		return bad("%d tries of %s each take longer than the %s interval: shorten the timeout or lengthen the interval.", snmpTries(t.Retries), t.Timeout, t.Interval)
 	}
 	if t.Version == "v3" {
 		switch {
@@ -249,6 +251,15 @@ func validSNMPTarget(t wardwatch.SNMPTarget, creating bool) error {
 		return bad("SNMP %s needs a community.", t.Version)
 	}
 	return nil
+}
+
+// snmpTries is how many times the SNMP collector sends a request with
+// this many retries (0 means its default, 2).
+func snmpTries(retries int) int {
+	if retries <= 0 {
+		retries = 2
+	}
+	return retries + 1
 }
 
 // seal seals a secret; "" stays NULL.

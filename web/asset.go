@@ -80,6 +80,11 @@ type assetView struct {
 	CanStatus bool
 	Statuses  []wardwatch.AssetStatus
 	Notice    string
+
+	Pump        string // the linked pump's state in words; "" when none reports
+	PumpAge     string
+	PumpAlarms  []wardwatch.PumpAlarm
+	PumpLibrary string
 }
 
 // trailWindow is how much history the asset page shows before the chosen
@@ -92,7 +97,7 @@ const datetimeLocal = "2006-01-02T15:04"
 // handleAsset shows an asset: where it is now (with certainty and age),
 // its status and maintenance, and where it was at a chosen moment with
 // the trail before it.
-func handleAsset(logger *slog.Logger, store Store, live Live, history History, loc *time.Location, staleAfter time.Duration, now func() time.Time) http.Handler {
+func handleAsset(logger *slog.Logger, store Store, live Live, history History, pumps func() []wardwatch.PumpState, loc *time.Location, staleAfter time.Duration, now func() time.Time) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		id, err := pathID(r)
@@ -121,6 +126,15 @@ func handleAsset(logger *slog.Logger, store Store, live Live, history History, l
 		if !a.PMDue.IsZero() {
 			v.PMText = a.PMDue.In(loc).Format("2 Jan 2006")
 			v.PMOverdue = a.PMDue.Before(t)
+		}
+		if pumps != nil && (a.Serial != "" || a.AssetTag != "") {
+			for _, ps := range pumps() {
+				if ps.Serial == a.Serial || (a.Serial == "" && ps.Serial == a.AssetTag) {
+					v.Pump, v.PumpAge = pumpStateText(ps), formatAge(t.Sub(ps.Time))
+					v.PumpAlarms = ps.Alarms
+					v.PumpLibrary = ps.DrugLibrary + " " + ps.DrugLibraryVersion
+				}
+			}
 		}
 		if r.URL.Query().Get("done") == "status" {
 			v.Notice = "Status changed to " + v.Asset.Status.Label() + "."

@@ -157,9 +157,10 @@ type zoneJSON struct {
 }
 
 type assetJSON struct {
-	ID   int64  `json:"id"`
-	Name string `json:"name"`
-	Kind string `json:"kind"`
+	ID     int64  `json:"id"`
+	Name   string `json:"name"`
+	Kind   string `json:"kind"`
+	Detail string `json:"detail,omitempty"` // status, and a pump's state when it reports
 }
 
 type kindJSON struct {
@@ -168,7 +169,7 @@ type kindJSON struct {
 }
 
 // handleFloor shows a floor's live map and the table of assets on it.
-func handleFloor(logger *slog.Logger, store Store, live Live, staleAfter time.Duration, now func() time.Time) http.Handler {
+func handleFloor(logger *slog.Logger, store Store, live Live, pumps func() []wardwatch.PumpState, staleAfter time.Duration, now func() time.Time) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, ok := parseID(r.PathValue("id"))
 		if !ok {
@@ -191,13 +192,39 @@ func handleFloor(logger *slog.Logger, store Store, live Live, staleAfter time.Du
 			renderError(w, r, logger, fmt.Errorf("assets: %w", err))
 			return
 		}
+		var states []wardwatch.PumpState
+		if pumps != nil {
+			states = pumps()
+		}
 		v := buildFloorView(floor, zones, assets, live.Snapshot(id), staleAfter, now())
+		addDetails(&v, assets, states)
 		p := newPageMeta(r, floor.Name)
 		p.Nav = "floors"
 		p.Styles = []string{staticURL("vendor/leaflet/leaflet.css")}
 		p.Scripts = []string{staticURL("vendor/leaflet/leaflet.js"), staticURL("floor.js")}
 		render(w, r, logger, http.StatusOK, floorPage(p, v))
 	})
+}
+
+// addDetails gives each asset of the floor page's data its status and,
+// for a pump that reports, its state, for the map's tooltips.
+func addDetails(v *floorView, assets []wardwatch.Asset, states []wardwatch.PumpState) {
+	byID := make(map[int64]wardwatch.Asset, len(assets))
+	for _, a := range assets {
+		byID[a.ID] = a
+	}
+	bySerial := make(map[string]wardwatch.PumpState, len(states))
+	for _, p := range states {
+		bySerial[p.Serial] = p
+	}
+	for i := range v.Data.Assets {
+		a := byID[v.Data.Assets[i].ID]
+		d := statusOrDefault(a.Status).Label()
+		if p, ok := bySerial[a.Serial]; ok && a.Serial != "" {
+			d += " · " + pumpStateText(p)
+		}
+		v.Data.Assets[i].Detail = d
+	}
 }
 
 // floorError turns the store's answer for an unknown floor into the

@@ -31,11 +31,12 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 
 	mux.Handle("GET /{$}", http.RedirectHandler("/floors", http.StatusSeeOther))
 	mux.Handle("GET /floors", page(handleFloors(logger, cfg.Store, cfg.Live)))
-	mux.Handle("GET /floors/{id}", page(handleFloor(logger, cfg.Store, cfg.Live, cfg.StaleAfter, cfg.Now)))
+	mux.Handle("GET /floors/{id}", page(handleFloor(logger, cfg.Store, cfg.Live, cfg.PumpStates, cfg.StaleAfter, cfg.Now)))
 	mux.Handle("GET /floors/{id}/plan", api(handleFloorPlan(logger, cfg.Store)))
 	mux.Handle("GET /floors/{id}/live", stream(handleFloorLive(logger, cfg.Store, cfg.Live)))
 	mux.Handle("GET /search", page(handleSearch(logger, cfg.Store, cfg.Live, cfg.StaleAfter, cfg.Now)))
-	mux.Handle("GET /assets/{id}", page(handleAsset(logger, cfg.Store, cfg.Live, cfg.History, cfg.Location, cfg.StaleAfter, cfg.Now)))
+	mux.Handle("GET /pumps", page(handlePumps(logger, cfg.Store, cfg.Live, cfg.PumpStates, cfg.ApprovedDrugLibraries, cfg.Now)))
+	mux.Handle("GET /assets/{id}", page(handleAsset(logger, cfg.Store, cfg.Live, cfg.History, cfg.PumpStates, cfg.Location, cfg.StaleAfter, cfg.Now)))
 
 	admin := func(h http.Handler) http.Handler { return page(requirePermission(logger, permConfigure)(h)) }
 	audit := auditor{store: cfg.Audit, logger: logger}

@@ -107,6 +107,13 @@ type Config struct {
 	// them.
 	Admin AdminStore
 
+	// PumpStates reports every pump's latest state (the SNMP collector);
+	// nil shows no pumps. ApprovedDrugLibraries maps a drug library's name
+	// to its approved version; a library not listed is current at the
+	// newest version any pump reports.
+	PumpStates            func() []wardwatch.PumpState
+	ApprovedDrugLibraries map[string]string
+
 	// Kiosks keeps wall displays' read-only tokens; nil: no displays.
 	Kiosks KioskStore
 

@@ -27,6 +27,7 @@ type Config struct {
 	Tracker   TrackerConfig   `yaml:"tracker"`
 	Ingest    IngestConfig    `yaml:"ingest"`
 	MQTT      MQTTConfig      `yaml:"mqtt"`
+	Pumps     PumpsConfig     `yaml:"pumps"`
 	Demo      DemoConfig      `yaml:"demo"`
 	Log       LogConfig       `yaml:"log"`
 }
@@ -95,6 +96,24 @@ type IngestConfig struct {
 	MaxBodyBytes        int64         `yaml:"max_body_bytes"`
 	RecordDir           string        `yaml:"record_dir"`
 	GatewayOfflineAfter time.Duration `yaml:"gateway_offline_after"`
+}
+
+// PumpsConfig sets what WardWatch expects of infusion pumps.
+type PumpsConfig struct {
+	ApprovedDrugLibraries string `yaml:"approved_drug_libraries"`
+}
+
+// ApprovedLibraries parses ApprovedDrugLibraries: "name=version" entries
+// separated by commas.
+func (c PumpsConfig) ApprovedLibraries() map[string]string {
+	m := map[string]string{}
+	for _, e := range strings.Split(c.ApprovedDrugLibraries, ",") {
+		name, version, ok := strings.Cut(e, "=")
+		if name, version = strings.TrimSpace(name), strings.TrimSpace(version); ok && name != "" && version != "" {
+			m[name] = version
+		}
+	}
+	return m
 }
 
 // MQTTConfig connects WardWatch to the site's MQTT broker, where gateways
@@ -390,6 +409,11 @@ func (c Config) validate() error {
 		}
 		if tf.Format != "" && !tf.Format.Valid() {
 			bad("mqtt.topics: format %q of %q: want espresense, theengs, mqtt_room, minew_json_long, ingics or wardwatch", tf.Format, tf.Filter)
+		}
+	}
+	for _, e := range strings.Split(c.Pumps.ApprovedDrugLibraries, ",") {
+		if e = strings.TrimSpace(e); e != "" && !strings.Contains(e, "=") {
+			bad("pumps.approved_drug_libraries: %q is not name=version", e)
 		}
 	}
 	if f := ble.Format(c.MQTT.Format); c.MQTT.Format != "auto" && !f.Valid() {

@@ -212,6 +212,7 @@
       room: box.appendChild(textEl('div', 'tip-room', '')),
       seen: box.appendChild(textEl('div', 'tip-seen', '')),
       conf: box.appendChild(textEl('div', 'tip-conf', '')),
+      detail: box.appendChild(textEl('div', 'tip-detail', '')),
     };
     return tip;
   }
@@ -223,6 +224,7 @@
     e.tip.room.textContent = room ? 'Room ' + room : 'Not in a room';
     e.tip.seen.textContent = 'Last seen ' + formatAge(now - e.ts);
     e.tip.conf.textContent = 'Confidence ' + Math.round(Math.max(0, Math.min(1, e.conf)) * 100) + '%';
+    e.tip.detail.textContent = assetInfo(e.id).detail || '';
     e.tip.box.classList.toggle('is-stale', e.stale);
   }
 
