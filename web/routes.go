@@ -46,6 +46,7 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 		mux.Handle("POST /assets/{id}/status", setStatus(handleSetAssetStatus(logger, cfg.Store, cfg.Assets, audit)))
 	}
 	mux.Handle("GET /admin", admin(handleAdminIndex(logger)))
+	mux.Handle("GET /admin/system", siteState(handleSystem(logger, cfg.SystemChecks, cfg.Now)))
 	mux.Handle("GET /admin/gateways", siteState(handleAdminGateways(logger, cfg.Store, cfg.GatewayHealth, cfg.OfflineAfter, cfg.Now)))
 	mux.Handle("GET /admin/tags/discovered", admin(handleDiscoveredTags(logger, cfg.Store, cfg.Now)))
 	mux.Handle("POST /admin/tags/discovered/assign", admin(handleAssignDiscoveredTag(logger, cfg.Store, audit, cfg.ConfigChanged)))

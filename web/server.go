@@ -114,6 +114,10 @@ type Config struct {
 	PumpStates            func() []wardwatch.PumpState
 	ApprovedDrugLibraries map[string]string
 
+	// SystemChecks reports the dependencies' and collectors' state for the
+	// system status page; nil shows an empty page.
+	SystemChecks func(now time.Time) []SystemCheck
+
 	// Kiosks keeps wall displays' read-only tokens; nil: no displays.
 	Kiosks KioskStore
 

@@ -183,6 +183,7 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 		StaleAfter:            cfg.Tracker.StaleAfter,
 		Devices:               store,
 		PumpStates:            a.pumps.Latest,
+		SystemChecks:          a.systemChecks,
 		ApprovedDrugLibraries: cfg.Pumps.ApprovedLibraries(),
 		Collectors: web.Collectors{
 			SNMPProfiles:    a.pumps.profileInfos,

@@ -53,6 +53,7 @@ var routeRules = map[string]struct {
 	"GET /assets/{id}":                                  {signedIn, "/assets/1"},
 	"POST /assets/{id}/status":                          {setStatus, "/assets/1/status"},
 	"GET /admin":                                        {configure, "/admin"},
+	"GET /admin/system":                                 {siteState, "/admin/system"},
 	"GET /admin/gateways":                               {siteState, "/admin/gateways"},
 	"GET /admin/tags/discovered":                        {configure, "/admin/tags/discovered"},
 	"POST /admin/tags/discovered/assign":                {configure, "/admin/tags/discovered/assign"},

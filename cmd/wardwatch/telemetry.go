@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/wardwatch/wardwatch/collectors/snmp"
 	"github.com/wardwatch/wardwatch/influx"
 	"github.com/wardwatch/wardwatch/sql"
+	"github.com/wardwatch/wardwatch/web"
 )
 
 // telemetryStore is the configured telemetry store.
@@ -60,4 +62,68 @@ func validateProfile(kind string, source []byte) (string, error) {
 		return p.Name, nil
 	}
 	return "", wardwatch.Errorf(wardwatch.EINVALID, "Profiles of kind %q are not supported.", kind)
+}
+
+// systemChecks is the system status page: the telemetry store (with the
+// InfluxDB spool's fill), gateways and SNMP targets.
+func (a *app) systemChecks(now time.Time) []web.SystemCheck {
+	var cs []web.SystemCheck
+	if a.influx != nil {
+		h := a.influx.Health()
+		detail := fmt.Sprintf("InfluxDB %s; spool %.1f%% full (%d points, %s of %s)", reachable(h.Reachable),
+			100*h.SpoolFill, h.SpoolPoints, bytesText(h.SpoolBytes), bytesText(h.SpoolMaxBytes))
+		if !h.LastWrite.IsZero() {
+			detail += "; last write " + now.Sub(h.LastWrite).Round(time.Second).String() + " ago"
+		}
+		if h.LastError != "" {
+			detail += "; last error: " + h.LastError
+		}
+		cs = append(cs, web.SystemCheck{Name: "Telemetry store", OK: h.Reachable && h.SpoolFill < 0.8, Detail: detail})
+	} else {
+		cs = append(cs, web.SystemCheck{Name: "Telemetry store", OK: true, Detail: "Embedded SQLite at " + a.cfg.Telemetry.Path})
+	}
+	var online, never, offline int
+	for _, h := range a.health.Snapshot(now) {
+		switch {
+		case h.Online:
+			online++
+		case h.LastSeen.IsZero():
+			never++
+		default:
+			offline++
+		}
+	}
+	cs = append(cs, web.SystemCheck{Name: "Gateways", OK: offline == 0,
+		Detail: fmt.Sprintf("%d online, %d offline, %d not heard since start", online, offline, never)})
+	var up, down, pumps int
+	for _, s := range a.pumps.collector.Status() {
+		if s.Online {
+			up++
+			pumps += s.Pumps
+		} else {
+			down++
+		}
+	}
+	cs = append(cs, web.SystemCheck{Name: "Pump servers and pumps (SNMP)", OK: down == 0,
+		Detail: fmt.Sprintf("%d targets online (%d pumps), %d offline", up, pumps, down)})
+	return cs
+}
+
+func reachable(ok bool) string {
+	if ok {
+		return "reachable"
+	}
+	return "unreachable"
+}
+
+func bytesText(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
 }
