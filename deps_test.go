@@ -16,6 +16,7 @@ var pure = map[string]bool{
 	module + "/tracker/calibrate":   true,
 	module + "/tracker/fingerprint": true,
 	module + "/health":              true,
+	module + "/alerts":              true,
 }
 
 // allowedAdapterImports are the deliberate exceptions to "adapters import

@@ -37,6 +37,12 @@ if influxd=$(scripts/ensure-influxdb.sh); then
 else
   missing+=("InfluxDB 1.8.10 (InfluxDB telemetry tests)")
 fi
+if smtpd=$(scripts/ensure-smtpd.sh); then
+  export WARDWATCH_TEST_SMTPD_PYTHON="$smtpd"
+  echo "aiosmtpd: $smtpd"
+else
+  missing+=("aiosmtpd (alert e-mail tests)")
+fi
 if browser=$(scripts/ensure-chromium.sh); then
   export WARDWATCH_TEST_CHROMIUM="$browser"
   echo "Chromium: $browser"
@@ -67,7 +73,7 @@ step "go test"
 $GO test -count=1 ./... || failed+=("go test")
 
 step "go test -race (concurrent packages)"
-$GO test -count=1 -race ./web/live/ ./tracker/... ./collectors/... ./web/ ./influx/ || failed+=("go test -race")
+$GO test -count=1 -race ./web/live/ ./tracker/... ./collectors/... ./web/ ./influx/ ./alerts/... || failed+=("go test -race")
 
 step "summary"
 for m in "${missing[@]}"; do echo "NOT RUN: $m"; done
