@@ -127,14 +127,16 @@ func TestBrowserAdminLaysOutAFloor(t *testing.T) {
 		click(2, 5), click(18, 5),
 		chromedp.SetValue(chromedp.CSS(`#distance`), "32"),
 		chromedp.Submit(chromedp.CSS(`#distance`)),
-		chromedp.WaitVisible(chromedp.CSS(`.banner-ok`)),
 	)
 	if err != nil {
 		t.Fatalf("measure for scale: %v", err)
 	}
-	floor, _ = s.store.Floor(context.Background(), floor.ID)
-	if floor.Width < 38 || floor.Width > 42 {
-		t.Fatalf("floor after scaling = %.2f × %.2f m, want ≈ 40 × 20", floor.Width, floor.Height)
+	eventually(t, "the floor is rescaled to ≈ 40 × 20 m", func() bool {
+		floor, _ = s.store.Floor(context.Background(), floor.ID)
+		return floor.Width > 38 && floor.Width < 42
+	})
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`#editor-map img.leaflet-image-layer`))); err != nil {
+		t.Fatal(err)
 	}
 
 	// Draw a room over the left half, name it, save.
@@ -143,14 +145,17 @@ func TestBrowserAdminLaysOutAFloor(t *testing.T) {
 		click(2, 2), click(18, 2), click(18, 18), click(2, 18), click(2, 2),
 		chromedp.SetValue(chromedp.CSS(`#new-zone-name`), "Room 301"),
 		chromedp.Submit(chromedp.CSS(`#new-zone-name`)),
-		chromedp.WaitVisible(chromedp.CSS(`.banner-ok`)),
 	)
 	if err != nil {
 		t.Fatalf("draw a zone: %v", err)
 	}
-	zones, _ := s.store.Zones(context.Background(), floor.ID)
-	if len(zones) != 1 || zones[0].Name != "Room 301" || len(zones[0].Polygon) < 4 {
-		t.Fatalf("zones after drawing = %+v", zones)
+	var zones []wardwatch.Zone
+	eventually(t, "the drawn zone is saved", func() bool {
+		zones, _ = s.store.Zones(context.Background(), floor.ID)
+		return len(zones) == 1 && zones[0].Name == "Room 301" && len(zones[0].Polygon) >= 4
+	})
+	if err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`tr[data-zone]`))); err != nil {
+		t.Fatal(err)
 	}
 
 	// Place a gateway in it.
@@ -206,5 +211,16 @@ func TestBrowserAdminLaysOutAFloor(t *testing.T) {
 			t.Fatalf("the asset is in zone %d, want the drawn zone %d", zone, zones[0].ID)
 		}
 		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// eventually polls cond for up to 20 s (a guard against hangs, not a
+// timing assertion).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("never happened: %s", what)
+		}
 	}
 }
