@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test.sh is `make test`: it provisions what the suite needs (PostgreSQL,
-# Mosquitto, net-snmp snmpd, InfluxDB 1.8.10, Chromium), checks formatting,
+# Mosquitto, net-snmp snmpd, InfluxDB 1.8.10, pymodbus, aiosmtpd, Chromium), checks formatting,
 # vet and generated code, and runs every test.
 # Outside CI a dependency it cannot provide is reported and its tests skip;
 # with CI=true a missing dependency fails the run.
@@ -36,6 +36,12 @@ if influxd=$(scripts/ensure-influxdb.sh); then
   echo "influxd: $influxd"
 else
   missing+=("InfluxDB 1.8.10 (InfluxDB telemetry tests)")
+fi
+if pymodbus=$(scripts/ensure-pymodbus.sh); then
+  export WARDWATCH_TEST_PYTHON3="$pymodbus"
+  echo "pymodbus (python3): $pymodbus"
+else
+  missing+=("pymodbus (Modbus interoperability tests)")
 fi
 if smtpd=$(scripts/ensure-smtpd.sh); then
   export WARDWATCH_TEST_SMTPD_PYTHON="$smtpd"
