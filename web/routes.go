@@ -103,6 +103,7 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 		mux.Handle("GET /admin/audit", admin(handleAuditLog(logger, cfg.Audit)))
 	}
 	if cfg.Devices != nil {
+		mux.Handle("GET /environment", page(handleEnvironment(logger, cfg.Store, cfg.Devices, cfg.LatestReadings, cfg.Now)))
 		d := &deviceAdmin{logger: logger, store: cfg.Devices, zones: cfg.Store, c: cfg.Collectors, now: cfg.Now, audit: audit}
 		mux.Handle("GET /admin/units", admin(d.handleUnits()))
 		mux.Handle("POST /admin/units", admin(d.handleSaveUnit()))

@@ -114,6 +114,10 @@ type Config struct {
 	PumpStates            func() []wardwatch.PumpState
 	ApprovedDrugLibraries map[string]string
 
+	// LatestReadings returns the newest reading of every sensor and
+	// metric, for the environment dashboard; nil shows no values.
+	LatestReadings func() []wardwatch.Reading
+
 	// SystemChecks reports the dependencies' and collectors' state for the
 	// system status page; nil shows an empty page.
 	SystemChecks func(now time.Time) []SystemCheck

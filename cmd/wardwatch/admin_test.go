@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -37,7 +38,11 @@ func startAdminSession(t *testing.T) *adminSession {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	logger := newLogger(cfg.Log, io.Discard)
+	var logOut io.Writer = io.Discard
+	if os.Getenv("WARDWATCH_TEST_LOG") != "" {
+		logOut, cfg.Log.Level = os.Stderr, "debug"
+	}
+	logger := newLogger(cfg.Log, logOut)
 	store, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		t.Fatal(err)

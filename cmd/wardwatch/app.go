@@ -38,6 +38,7 @@ type app struct {
 	sqlTel    *sql.Telemetry // the embedded store; nil on InfluxDB
 	influx    *influx.Store  // nil on the embedded store
 	pumps     *pumpService
+	sensors   *sensorService
 	hub       *live.Hub
 	runner    *tracker.Runner
 	history   *historyWriter
@@ -125,6 +126,10 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 	if err := a.pumps.reload(ctx); err != nil {
 		return nil, err
 	}
+	a.sensors = newSensorService(store, a.readings, logger.With("component", "modbus"), reg)
+	if err := a.sensors.reload(ctx); err != nil {
+		return nil, err
+	}
 	router := ble.NewRouter(store, sink, a.readings, logger.With("component", "collector"), reg, ble.RouterOptions{
 		AllowMAC: a.allowMAC,
 		Health:   a.health,
@@ -184,8 +189,12 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 		Devices:               store,
 		PumpStates:            a.pumps.Latest,
 		SystemChecks:          a.systemChecks,
+		LatestReadings:        a.readings.Latest,
 		ApprovedDrugLibraries: cfg.Pumps.ApprovedLibraries(),
 		Collectors: web.Collectors{
+			ModbusProfiles:  a.sensors.profileInfos,
+			ModbusStatus:    a.sensors.statusByDevice,
+			TestModbus:      a.sensors.test,
 			SNMPProfiles:    a.pumps.profileInfos,
 			SNMPStatus:      a.pumps.statusByTarget,
 			TestSNMP:        a.pumps.test,
@@ -211,6 +220,9 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 func (a *app) devicesChanged(ctx context.Context) {
 	if err := a.pumps.reload(ctx); err != nil {
 		a.logger.Error("apply SNMP targets", "err", err)
+	}
+	if err := a.sensors.reload(ctx); err != nil {
+		a.logger.Error("apply Modbus devices", "err", err)
 	}
 }
 
@@ -432,6 +444,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, extra ...func(context.
 	g.Go(func() error { return a.rfid.Run(ctx) })
 	g.Go(func() error { return a.readings.Run(ctx) })
 	g.Go(func() error { return a.pumps.collector.Run(ctx) })
+	g.Go(func() error { return a.sensors.collector.Run(ctx) })
 	if a.influx != nil {
 		g.Go(func() error { return a.influx.Run(ctx) })
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/wardwatch/wardwatch/auth"
 	"github.com/wardwatch/wardwatch/collectors/snmp"
 	"github.com/wardwatch/wardwatch/sim"
+	"github.com/wardwatch/wardwatch/sim/modbussim"
 	"github.com/wardwatch/wardwatch/sim/snmpsim"
 	"github.com/wardwatch/wardwatch/sql"
 )
@@ -157,6 +158,17 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 		return fmt.Errorf("demo: %w", err)
 	}
 
+	// The demo's fridges, freezers and rooms: a simulated Modbus TCP
+	// server on loopback.
+	sensors, err := modbussim.Start(ctx, "127.0.0.1:0", modbussim.DemoDevices(), cfg.Demo.Seed, nil)
+	if err != nil {
+		return fmt.Errorf("demo: start the simulated Modbus server: %w", err)
+	}
+	defer sensors.Close()
+	if err := ensureDemoSensors(ctx, store, sensors.Addr()); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+
 	a, ln, err := listenApp(ctx, cfg, store, logger)
 	if err != nil {
 		return err
@@ -199,6 +211,78 @@ func ensureDemoPumpServer(ctx context.Context, store *sql.Store, addr string) er
 		}
 	}
 	return store.CreateSNMPTarget(ctx, &t)
+}
+
+// demoUnitProfile is the monitored-unit profile of a simulated device.
+func demoUnitProfile(d modbussim.SimDevice) wardwatch.UnitProfile {
+	name := strings.ToLower(d.Name)
+	switch {
+	case d.Kind == modbussim.KindVaccineFridge:
+		return wardwatch.ProfileVaccineFridge
+	case strings.Contains(name, "plasma"):
+		return wardwatch.ProfilePlasmaFreezer
+	case d.Kind == modbussim.KindFreezer:
+		return wardwatch.ProfilePharmacyFreezer
+	case strings.Contains(name, "isolation"):
+		return wardwatch.ProfileIsolationRoom
+	case strings.Contains(name, "protective"):
+		return wardwatch.ProfileProtectiveRoom
+	case strings.Contains(name, "theatre"):
+		return wardwatch.ProfileOperatingRoom
+	}
+	return wardwatch.ProfileCRTRoom
+}
+
+// ensureDemoSensors creates the demo's monitored units and their Modbus
+// devices the first time, and points the devices at the simulated server
+// (its port changes every run).
+func ensureDemoSensors(ctx context.Context, store *sql.Store, addr string) error {
+	units, err := store.Units(ctx)
+	if err != nil {
+		return err
+	}
+	devices, err := store.ModbusDevices(ctx)
+	if err != nil {
+		return err
+	}
+	zones, err := store.Zones(ctx, 0)
+	if err != nil {
+		return err
+	}
+	for _, sd := range modbussim.DemoDevices() {
+		unit := wardwatch.MonitoredUnit{Name: sd.Name, Profile: demoUnitProfile(sd)}
+		for _, z := range zones {
+			if strings.HasPrefix(sd.Name, z.Name+" ") || strings.HasPrefix(sd.Name, z.Name) && len(z.Name) > 4 {
+				unit.ZoneID = z.ID
+			}
+		}
+		for _, u := range units {
+			if u.Name == unit.Name {
+				unit = u
+			}
+		}
+		if unit.ID == 0 {
+			if err := store.CreateUnit(ctx, &unit); err != nil {
+				return err
+			}
+		}
+		d := wardwatch.ModbusDevice{Name: fmt.Sprintf("demo-%02d", sd.UnitID), UnitID: unit.ID, Transport: "tcp", Address: addr,
+			SlaveID: int(sd.UnitID), Profile: sd.Kind.Profile(), Interval: 10 * time.Second, Timeout: 2 * time.Second, Enabled: true}
+		for _, old := range devices {
+			if old.Name == d.Name {
+				d.ID = old.ID
+			}
+		}
+		if d.ID != 0 {
+			err = store.UpdateModbusDevice(ctx, d)
+		} else {
+			err = store.CreateModbusDevice(ctx, &d)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // demoAdmin is the demo's administrator account.

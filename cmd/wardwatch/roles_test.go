@@ -48,6 +48,7 @@ var routeRules = map[string]struct {
 	"GET /floors/{id}":                                  {signedIn, "/floors/1"},
 	"GET /floors/{id}/plan":                             {signedIn, "/floors/1/plan"},
 	"GET /floors/{id}/live":                             {signedIn, "/floors/1/live"},
+	"GET /environment":                                  {signedIn, "/environment"},
 	"GET /pumps":                                        {signedIn, "/pumps"},
 	"GET /search":                                       {signedIn, "/search?q=pump"},
 	"GET /assets/{id}":                                  {signedIn, "/assets/1"},

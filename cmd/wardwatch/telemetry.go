@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wardwatch/wardwatch"
+	"github.com/wardwatch/wardwatch/collectors/modbus"
 	"github.com/wardwatch/wardwatch/collectors/snmp"
 	"github.com/wardwatch/wardwatch/influx"
 	"github.com/wardwatch/wardwatch/sql"
@@ -51,6 +52,15 @@ func (a *app) retention() sql.RetentionPolicy {
 // validateProfile checks an admin's profile source and returns its name.
 func validateProfile(kind string, source []byte) (string, error) {
 	switch kind {
+	case "modbus":
+		p, err := modbus.ParseProfile(source)
+		if err != nil {
+			return "", err
+		}
+		if _, builtin := modbus.BuiltinProfile(p.Name); builtin {
+			return "", wardwatch.Errorf(wardwatch.EINVALID, "%q is a built-in register map; give yours another name.", p.Name)
+		}
+		return p.Name, nil
 	case "snmp":
 		p, err := snmp.ParseProfile(source)
 		if err != nil {
@@ -106,6 +116,16 @@ func (a *app) systemChecks(now time.Time) []web.SystemCheck {
 	}
 	cs = append(cs, web.SystemCheck{Name: "Pump servers and pumps (SNMP)", OK: down == 0,
 		Detail: fmt.Sprintf("%d targets online (%d pumps), %d offline", up, pumps, down)})
+	up, down = 0, 0
+	for _, s := range a.sensors.collector.Status() {
+		if s.Online {
+			up++
+		} else {
+			down++
+		}
+	}
+	cs = append(cs, web.SystemCheck{Name: "Fridge, freezer and room sensors (Modbus)", OK: down == 0,
+		Detail: fmt.Sprintf("%d devices online, %d offline", up, down)})
 	return cs
 }
 
