@@ -283,10 +283,10 @@ func (s *Store) encoder(n int) *recordEncoder {
 // spoolPoints appends e's records to the spool and reports bad.
 func (s *Store) spoolPoints(ctx context.Context, e *recordEncoder, bad rejections, total int) error {
 	for _, r := range bad {
-		s.m.rejected.WithLabelValues(r.reason).Inc()
+		s.m.rejected.WithLabelValues(r.Reason).Inc()
 	}
 	if len(bad) > 0 {
-		s.logger.Warn("influx: points rejected", "kind", bad[0].what, "rejected", len(bad), "of", total, "first", bad[0].detail)
+		s.logger.Warn("influx: points rejected", "kind", bad[0].What, "rejected", len(bad), "of", total, "first", bad[0].Detail)
 	}
 	if e.points == 0 {
 		return bad.err(total)

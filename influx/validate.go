@@ -1,39 +1,43 @@
 package influx
 
-import (
-	"fmt"
-	"math"
-	"strings"
-	"time"
-	"unicode/utf8"
+import "github.com/wardwatch/wardwatch"
 
-	"github.com/wardwatch/wardwatch"
+// The checks on telemetry points are shared with the other telemetry
+// store (see wardwatch.CheckReading): both accept and refuse the same
+// points.
+const (
+	rejectNaN     = wardwatch.RejectNaN
+	rejectInf     = wardwatch.RejectInf
+	rejectTooLong = wardwatch.RejectTooLong
+	rejectInvalid = wardwatch.RejectInvalid
 )
 
-// Limits on what the store accepts: the line protocol cannot carry a
-// backslash or a control character in a tag, and bounded strings keep
-// points and batches small. The embedded store (sql.Telemetry) applies the
-// same limits, so that both accept and refuse the same points; the contract
-// suite (internal/telemetrytest) checks it.
+func checkReading(r wardwatch.Reading) (reason, detail string)   { return wardwatch.CheckReading(r) }
+func checkPosition(p wardwatch.Position) (reason, detail string) { return wardwatch.CheckPosition(p) }
+func checkPumpState(s wardwatch.PumpState) (reason, detail string) {
+	return wardwatch.CheckPumpState(s)
+}
+func truncate(s string) string { return wardwatch.TruncateForMessage(s) }
+
+// rejections collects the points of one write that were refused.
+type rejections []wardwatch.Rejection
+
+func (rs *rejections) add(what string, i int, reason, detail string) bool {
+	return (*wardwatch.Rejections)(rs).Add(what, i, reason, detail)
+}
+
+func (rs rejections) err(total int) error { return wardwatch.Rejections(rs).Err(total, "accepted") }
+
+// Limits on what the store accepts (the same as the embedded store's).
 const (
-	// MaxIDLen bounds an identifier (tag ID, sensor ID, pump serial) in
-	// bytes.
-	MaxIDLen = 256
-	// MaxTextLen bounds a free-text value (solver, pump model, firmware,
-	// drug library, alarm code and text) in bytes.
-	MaxTextLen = 1024
-	// MaxPumpAlarms bounds the alarms kept per pump state.
-	MaxPumpAlarms = 32
+	MaxIDLen      = wardwatch.MaxTelemetryIDLen
+	MaxTextLen    = wardwatch.MaxTelemetryTextLen
+	MaxPumpAlarms = wardwatch.MaxPumpAlarms
 )
 
-// Reasons a point is rejected, as reported in errors and metrics.
+// The store's own reasons: points refused because the spool is full or
+// cannot be written, and points InfluxDB refused (a 4xx).
 const (
-	rejectNaN     = "nan"
-	rejectInf     = "inf"
-	rejectTooLong = "too_long"
-	rejectInvalid = "invalid"
-	// The store's own: points refused because the spool is full or
-	// cannot be written, and points InfluxDB refused (a 4xx).
 	rejectSpoolFull  = "spool_full"
 	rejectSpoolError = "spool_error"
 	rejectRefused    = "refused"
@@ -41,221 +45,3 @@ const (
 
 // rejectReasons lists every reason, for the metric's labels.
 var rejectReasons = []string{rejectNaN, rejectInf, rejectTooLong, rejectInvalid, rejectSpoolFull, rejectSpoolError, rejectRefused}
-
-// telemetryTimeMin and telemetryTimeMax bound a point's time: the Unix
-// epoch, and the last millisecond InfluxDB's nanosecond timestamps can hold.
-var (
-	telemetryTimeMin = time.Unix(0, 0).UTC()
-	telemetryTimeMax = time.Unix(0, math.MaxInt64).UTC().Truncate(time.Millisecond)
-)
-
-// rejection says why one point of a batch was refused.
-type rejection struct {
-	index  int
-	what   string // "reading", "position", "pump state"
-	reason string // one of the reject* constants
-	detail string
-}
-
-// rejections collects the points of one write that were refused.
-type rejections []rejection
-
-// add records that point i was refused for reason, if reason is not "".
-func (rs *rejections) add(what string, i int, reason, detail string) bool {
-	if reason == "" {
-		return false
-	}
-	*rs = append(*rs, rejection{index: i, what: what, reason: reason, detail: detail})
-	return true
-}
-
-// err is the EINVALID error for the rejected points of a write of total,
-// or nil when none was rejected. It names the first few.
-//
-// (The same code is in sql/telemetry_validate.go; keep them in step.)
-func (rs rejections) err(total int) error {
-	if len(rs) == 0 {
-		return nil
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d of %d %ss rejected (the others were accepted): ", len(rs), total, rs[0].what)
-	for i, r := range rs {
-		if i == 3 {
-			fmt.Fprintf(&b, "; and %d more", len(rs)-i)
-			break
-		}
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		fmt.Fprintf(&b, "%s %d: %s", r.what, r.index, r.detail)
-	}
-	return wardwatch.Errorf(wardwatch.EINVALID, "%s", b.String())
-}
-
-// checkNumber returns the reason and detail for rejecting number v named
-// name, or "" when it is finite.
-func checkNumber(name string, v float64) (reason, detail string) {
-	switch {
-	case math.IsNaN(v):
-		return rejectNaN, name + " is not a number"
-	case math.IsInf(v, 0):
-		return rejectInf, name + " is infinite"
-	}
-	return "", ""
-}
-
-// checkOptionalNumber is checkNumber for a number that may be missing (NaN).
-func checkOptionalNumber(name string, v float64) (reason, detail string) {
-	if math.IsInf(v, 0) {
-		return rejectInf, name + " is infinite"
-	}
-	return "", ""
-}
-
-// checkID returns the reason and detail for rejecting identifier s named
-// name: it must be non-empty, valid UTF-8 of at most MaxIDLen bytes, with no
-// control character and no backslash (which InfluxDB's line protocol cannot
-// carry in a tag).
-func checkID(name, s string) (reason, detail string) {
-	switch {
-	case s == "":
-		return rejectInvalid, name + " is empty"
-	case len(s) > MaxIDLen:
-		return rejectTooLong, fmt.Sprintf("%s is %d bytes, more than %d", name, len(s), MaxIDLen)
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= utf8.RuneSelf { // not ASCII: check the runes
-			if !utf8.ValidString(s) || strings.ContainsFunc(s, badIDRune) {
-				return rejectInvalid, name + " has a control character, a backslash or invalid UTF-8"
-			}
-			break
-		}
-		if c < 0x20 || c == 0x7f || c == '\\' {
-			return rejectInvalid, name + " has a control character, a backslash or invalid UTF-8"
-		}
-	}
-	return "", ""
-}
-
-// checkText returns the reason and detail for rejecting free text s named
-// name: valid UTF-8 of at most MaxTextLen bytes without control
-// characters.
-func checkText(name, s string) (reason, detail string) {
-	switch {
-	case len(s) > MaxTextLen:
-		return rejectTooLong, fmt.Sprintf("%s is %d bytes, more than %d", name, len(s), MaxTextLen)
-	case !utf8.ValidString(s) || strings.ContainsFunc(s, isControl):
-		return rejectInvalid, name + " has a control character or invalid UTF-8"
-	}
-	return "", ""
-}
-
-// checkTime returns the reason and detail for rejecting time t: it must lie
-// between the Unix epoch and 2262, InfluxDB's range.
-func checkTime(t time.Time) (reason, detail string) {
-	if sec := t.Unix(); sec < 0 || (sec >= telemetryTimeMax.Unix() && t.After(telemetryTimeMax)) {
-		return rejectInvalid, fmt.Sprintf("time %s is missing or out of range", t.UTC().Format(time.RFC3339Nano))
-	}
-	return "", ""
-}
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
-func badIDRune(r rune) bool { return isControl(r) || r == '\\' }
-
-// checkReading returns why r must be refused, or "".
-func checkReading(r wardwatch.Reading) (reason, detail string) {
-	if reason, detail = checkID("sensor", r.SensorID); reason != "" {
-		return reason, detail
-	}
-	if !r.Metric.Valid() {
-		return rejectInvalid, fmt.Sprintf("sensor %q: unknown metric %q", r.SensorID, truncate(string(r.Metric)))
-	}
-	if reason, detail = checkTime(r.Time); reason != "" {
-		return reason, fmt.Sprintf("sensor %q: %s", r.SensorID, detail)
-	}
-	if reason, detail = checkNumber("value", r.Value); reason != "" {
-		return reason, fmt.Sprintf("sensor %q %s: %s", r.SensorID, r.Metric, detail)
-	}
-	return "", ""
-}
-
-// checkPosition returns why p must be refused, or "".
-func checkPosition(p wardwatch.Position) (reason, detail string) {
-	if reason, detail = checkID("tag", p.TagID); reason != "" {
-		return reason, detail
-	}
-	for _, c := range []struct {
-		name string
-		v    float64
-	}{{"x", p.At.X}, {"y", p.At.Y}, {"confidence", p.Confidence}} {
-		if reason, detail = checkNumber(c.name, c.v); reason != "" {
-			return reason, fmt.Sprintf("tag %q: %s", p.TagID, detail)
-		}
-	}
-	if reason, detail = checkText("solver", p.Solver); reason == "" {
-		reason, detail = checkText("state", string(p.State))
-	}
-	if reason == "" {
-		reason, detail = checkTime(p.Time)
-	}
-	if reason != "" {
-		return reason, fmt.Sprintf("tag %q: %s", p.TagID, detail)
-	}
-	return "", ""
-}
-
-// checkPumpState returns why s must be refused, or "". Numbers the pump
-// did not report are NaN and accepted; infinities are refused.
-func checkPumpState(s wardwatch.PumpState) (reason, detail string) {
-	if reason, detail = checkID("serial", s.Serial); reason != "" {
-		return reason, detail
-	}
-	if !s.Status.Valid() {
-		return rejectInvalid, fmt.Sprintf("pump %q: unknown status %q", s.Serial, truncate(string(s.Status)))
-	}
-	if len(s.Alarms) > MaxPumpAlarms {
-		return rejectTooLong, fmt.Sprintf("pump %q: %d alarms, more than %d", s.Serial, len(s.Alarms), MaxPumpAlarms)
-	}
-	check := func() (string, string) {
-		for _, c := range []struct {
-			name string
-			v    float64
-		}{{"battery", s.Battery}, {"rate", s.Rate}, {"vtbi", s.VTBI}, {"infused", s.Infused}} {
-			if reason, detail := checkOptionalNumber(c.name, c.v); reason != "" {
-				return reason, detail
-			}
-		}
-		for _, c := range []struct{ name, v string }{
-			{"model", s.Model}, {"firmware", s.Firmware}, {"drug library", s.DrugLibrary}, {"drug library version", s.DrugLibraryVersion},
-		} {
-			if reason, detail := checkText(c.name, c.v); reason != "" {
-				return reason, detail
-			}
-		}
-		for _, a := range s.Alarms {
-			if reason, detail := checkText("alarm code", a.Code); reason != "" {
-				return reason, detail
-			}
-			if reason, detail := checkText("alarm text", a.Text); reason != "" {
-				return reason, detail
-			}
-			if reason, detail := checkText("alarm priority", string(a.Priority)); reason != "" {
-				return reason, detail
-			}
-		}
-		return checkTime(s.Time)
-	}
-	if reason, detail = check(); reason != "" {
-		return reason, fmt.Sprintf("pump %q: %s", s.Serial, detail)
-	}
-	return "", ""
-}
-
-// truncate shortens s for an error message.
-func truncate(s string) string {
-	if len(s) <= 64 {
-		return s
-	}
-	return strings.ToValidUTF8(s[:64], "") + "…"
-}

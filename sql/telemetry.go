@@ -99,7 +99,7 @@ func (t *Telemetry) countRejected(kind string, rs rejections) {
 		return
 	}
 	for _, r := range rs {
-		t.rejected.WithLabelValues(kind, r.reason).Inc()
+		t.rejected.WithLabelValues(kind, r.Reason).Inc()
 	}
 }
 
