@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -23,23 +22,9 @@ import (
 // the asset placed by the next sightings, without a restart. The gateway
 // page shows the pushing gateway online with its counts.
 func TestDiscoveredTagAssignedByAdmin(t *testing.T) {
-	dir := t.TempDir()
-	cfg, err := LoadConfig("", testEnv(dir, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	logger := newLogger(cfg.Log, io.Discard)
-	store, err := openStore(ctx, cfg, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	h := sim.NewHospital()
-	if err := h.Seed(ctx, store); err != nil {
-		t.Fatal(err)
-	}
+	hr := startHospital(t, nil)
+	ctx := context.Background()
+	store, h, a, base := hr.store, hr.hospital, hr.app, hr.base
 	hash, err := auth.HashPassword("a long enough admin password")
 	if err != nil {
 		t.Fatal(err)
@@ -51,25 +36,6 @@ func TestDiscoveredTagAssignedByAdmin(t *testing.T) {
 	if err := store.CreateAsset(ctx, &spare); err != nil {
 		t.Fatal(err)
 	}
-
-	a, err := newApp(ctx, cfg, store, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
-	done := make(chan error, 1)
-	go func() { done <- a.serve(ctx, ln) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
 
 	tokens := h.Tokens()
 	newTag := "ibeacon:" + sim.HospitalUUID + ":77:1"

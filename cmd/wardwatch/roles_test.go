@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/wardwatch/wardwatch"
 	"github.com/wardwatch/wardwatch/auth"
-	"github.com/wardwatch/wardwatch/sim"
 )
 
 // who may use a route.
@@ -136,22 +134,9 @@ func TestEveryRouteChecksRoles(t *testing.T) {
 		}
 	}
 
-	dir := t.TempDir()
-	cfg, err := LoadConfig("", testEnv(dir, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	logger := newLogger(cfg.Log, io.Discard)
-	store, err := openStore(ctx, cfg, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if err := sim.NewHospital().Seed(ctx, store); err != nil {
-		t.Fatal(err)
-	}
+	hr := startHospital(t, nil)
+	ctx := context.Background()
+	store, base := hr.store, hr.base
 	const password = "a long enough test password"
 	hash, err := auth.HashPassword(password)
 	if err != nil {
@@ -163,25 +148,6 @@ func TestEveryRouteChecksRoles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a, err := newApp(ctx, cfg, store, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	base := "http://" + ln.Addr().String()
-	done := make(chan error, 1)
-	go func() { done <- a.serve(ctx, ln) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
-
 	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	clientFor := func(role wardwatch.Role) *http.Client {
 		jar, _ := cookiejar.New(nil)

@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/wardwatch/wardwatch"
-	"github.com/wardwatch/wardwatch/sim"
 )
 
 // TestTLMReadingsReachTheStore pushes a Minew gateway's JSON-LONG batches
@@ -18,40 +15,9 @@ import (
 // same tag: the tag's battery and temperature become sensor readings in
 // the telemetry store.
 func TestTLMReadingsReachTheStore(t *testing.T) {
-	dir := t.TempDir()
-	cfg, err := LoadConfig("", testEnv(dir, nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	logger := newLogger(cfg.Log, io.Discard)
-	store, err := openStore(ctx, cfg, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	h := sim.NewHospital()
-	if err := h.Seed(ctx, store); err != nil {
-		t.Fatal(err)
-	}
-	a, err := newApp(ctx, cfg, store, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.serve(ctx, ln) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
+	hr := startHospital(t, nil)
+	ctx := context.Background()
+	a, h := hr.app, hr.hospital
 
 	const (
 		flags = "020106"
@@ -61,7 +27,7 @@ func TestTLMReadingsReachTheStore(t *testing.T) {
 	)
 	push := func(raw string) {
 		body := `[{"type":"Gateway","mac":"AC233FC0A1B2"},{"type":"Unknown","mac":"C30000250F7B","rssi":-71,"rawData":"` + raw + `"}]`
-		req, _ := http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+"/ingest/v1/gateways/f1-gw-01/sightings", strings.NewReader(body))
+		req, _ := http.NewRequest(http.MethodPost, hr.base+"/ingest/v1/gateways/f1-gw-01/sightings", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+h.Tokens()["f1-gw-01"])
 		resp, err := http.DefaultClient.Do(req)
