@@ -159,24 +159,9 @@ func calibrationText(g wardwatch.Gateway) string {
 	return fmt.Sprintf("%.0f dBm at 1 m, n = %.2g, offset %+.1f dB", g.RSSIAt1m, g.PathLossExponent, g.RxOffset)
 }
 
-// ageText is a short human duration: "8 s", "4 min", "3 h 5 min", "2 d".
-func ageText(d time.Duration) string {
-	switch {
-	case d < 0:
-		return "0 s"
-	case d < time.Minute:
-		return fmt.Sprintf("%d s", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%d min", int(d.Minutes()))
-	case d < 48*time.Hour:
-		h := int(d.Hours())
-		if m := int(d.Minutes()) % 60; m > 0 {
-			return fmt.Sprintf("%d h %d min", h, m)
-		}
-		return fmt.Sprintf("%d h", h)
-	}
-	return fmt.Sprintf("%d d", int(d.Hours()/24))
-}
+// ageText is a duration as formatAge words it, without "ago": "8 s",
+// "4 min", "3 h", "2 d".
+func ageText(d time.Duration) string { return strings.TrimSuffix(formatAge(d), " ago") }
 
 // discoveredRow is one discovered tag.
 type discoveredRow struct {
