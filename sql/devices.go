@@ -3,6 +3,7 @@ package sql
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -205,15 +206,6 @@ var (
 	snmpPrivProtocols = []string{"AES", "AES192", "AES256", "AES192C", "AES256C"}
 )
 
-func oneOf(v string, set []string) bool {
-	for _, s := range set {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 func validSNMPTarget(t wardwatch.SNMPTarget, creating bool) error {
 	bad := func(format string, args ...any) error { return wardwatch.Errorf(wardwatch.EINVALID, format, args...) }
 	switch {
@@ -238,9 +230,9 @@ func validSNMPTarget(t wardwatch.SNMPTarget, creating bool) error {
 		switch {
 		case strings.TrimSpace(t.User) == "" || len(t.User) > 64:
 			return bad("SNMPv3 needs a user name.")
-		case !oneOf(t.AuthProtocol, snmpAuthProtocols):
+		case !slices.Contains(snmpAuthProtocols, t.AuthProtocol):
 			return bad("Authentication protocol %q: want one of %s.", t.AuthProtocol, strings.Join(snmpAuthProtocols, ", "))
-		case !oneOf(t.PrivProtocol, snmpPrivProtocols):
+		case !slices.Contains(snmpPrivProtocols, t.PrivProtocol):
 			return bad("Privacy protocol %q: want one of %s.", t.PrivProtocol, strings.Join(snmpPrivProtocols, ", "))
 		case creating && (len(t.AuthPassword) < 8 || len(t.PrivPassword) < 8):
 			return bad("SNMPv3 authentication and privacy passwords need at least 8 characters.")

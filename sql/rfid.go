@@ -1,9 +1,11 @@
 package sql
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,7 +26,7 @@ func validRFIDReader(r wardwatch.RFIDReader) error {
 		return bad("The reader key must be 1–64 characters without spaces, '/' or '#'.")
 	case len(r.Name) > 200:
 		return bad("The reader name is too long.")
-	case !oneOf(r.Format, rfidFormats):
+	case !slices.Contains(rfidFormats, r.Format):
 		return bad("Read format %q: want wardwatch, zebra, impinj or empty (detect).", r.Format)
 	case len(r.Antennas) == 0 || len(r.Antennas) > 64:
 		return bad("A reader needs 1 to 64 antennas, each watching a zone.")
@@ -124,7 +126,7 @@ func (s *Store) SaveRFIDReader(ctx context.Context, r *wardwatch.RFIDReader) err
 		}
 		at := floorplan.Centroid(pts)
 		key := antennaKey(r.Key, a.Port)
-		name := fmt.Sprintf("%s antenna %d", cmpOr(r.Name, r.Key), a.Port)
+		name := fmt.Sprintf("%s antenna %d", cmp.Or(r.Name, r.Key), a.Port)
 		if gw, ok := old[a.Port]; ok {
 			_, err = tx.ExecContext(ctx, s.rebind(`UPDATE gateways SET key = ?, name = ?, floor_id = ?, x = ?, y = ?, z = 2.5, anchor_zone_id = ? WHERE id = ?`),
 				key, name, floorID, at.X, at.Y, a.ZoneID, gw)
@@ -151,13 +153,6 @@ func (s *Store) SaveRFIDReader(ctx context.Context, r *wardwatch.RFIDReader) err
 		return fmt.Errorf("save reader: %w", err)
 	}
 	return nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // SetRFIDReaderToken sets the hash of a reader's push token (nil: it can

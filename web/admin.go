@@ -131,21 +131,17 @@ type gatewaysView struct {
 
 // floorAndZoneNames maps floor and zone IDs to names for display.
 func floorAndZoneNames(ctx context.Context, store Store) (floors, zones map[int64]string, err error) {
-	fs, err := store.Floors(ctx)
+	s, err := loadSite(ctx, store)
 	if err != nil {
-		return nil, nil, fmt.Errorf("list floors: %w", err)
+		return nil, nil, err
 	}
-	zs, err := store.Zones(ctx, 0)
-	if err != nil {
-		return nil, nil, fmt.Errorf("list zones: %w", err)
+	floors = make(map[int64]string, len(s.floors))
+	for id, f := range s.floors {
+		floors[id] = f.Name
 	}
-	floors = make(map[int64]string, len(fs))
-	for _, f := range fs {
-		floors[f.ID] = f.Name
-	}
-	zones = make(map[int64]string, len(zs))
-	for _, z := range zs {
-		zones[z.ID] = z.Name
+	zones = make(map[int64]string, len(s.zones))
+	for id, z := range s.zones {
+		zones[id] = z.Name
 	}
 	return floors, zones, nil
 }

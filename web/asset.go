@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/wardwatch/wardwatch"
@@ -160,18 +161,12 @@ func handleAsset(logger *slog.Logger, store Store, live Live, history History, p
 				v.AtOK, v.AtRoom, v.AtFloor = true, s.zones[p.ZoneID].Name, s.floors[p.FloorID].Name
 			}
 			v.Trail = stays(ps, s)
-			slicesReverse(v.Trail)
+			slices.Reverse(v.Trail)
 		}
 		p := newPageMeta(r, a.Name)
 		p.Nav = "search"
 		render(w, r, logger, http.StatusOK, assetPage(p, v))
 	})
-}
-
-func slicesReverse(ss []stay) {
-	for i, j := 0, len(ss)-1; i < j; i, j = i+1, j-1 {
-		ss[i], ss[j] = ss[j], ss[i]
-	}
 }
 
 // handleSetAssetStatus changes an asset's status (available, in use,

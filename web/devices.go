@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -615,9 +616,9 @@ func (a *deviceAdmin) handleSaveSNMP() http.Handler {
 					renderError(w, r, a.logger, serr)
 					return
 				}
-				probe.Community = cmpOr(probe.Community, stored.Community)
-				probe.AuthPassword = cmpOr(probe.AuthPassword, stored.AuthPassword)
-				probe.PrivPassword = cmpOr(probe.PrivPassword, stored.PrivPassword)
+				probe.Community = cmp.Or(probe.Community, stored.Community)
+				probe.AuthPassword = cmp.Or(probe.AuthPassword, stored.AuthPassword)
+				probe.PrivPassword = cmp.Or(probe.PrivPassword, stored.PrivPassword)
 			}
 			rep := TestReport{Error: "Testing is not available."}
 			if a.c.TestSNMP != nil {
@@ -651,13 +652,6 @@ func (a *deviceAdmin) handleSaveSNMP() http.Handler {
 		a.changed(ctx)
 		http.Redirect(w, r, "/admin/snmp", http.StatusSeeOther)
 	})
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func (a *deviceAdmin) handleDeleteSNMP() http.Handler {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -98,18 +99,8 @@ func (p *pumpService) Latest() []wardwatch.PumpState {
 	for _, s := range p.latest {
 		out = append(out, s)
 	}
-	slices.SortFunc(out, func(a, b wardwatch.PumpState) int { return cmpString(a.Serial, b.Serial) })
+	slices.SortFunc(out, func(a, b wardwatch.PumpState) int { return strings.Compare(a.Serial, b.Serial) })
 	return out
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // reload applies the stored targets and profiles.
