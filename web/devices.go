@@ -283,22 +283,49 @@ func (a *deviceAdmin) formError(w http.ResponseWriter, r *http.Request, err erro
 	renderError(w, r, a.logger, err)
 }
 
-func (a *deviceAdmin) handleDeleteUnit() http.Handler {
+// handleDelete deletes the thing whose id is in the path: old reads it
+// for the audit log (nil when it cannot), del deletes it; then the
+// collectors are told and the browser goes back to list.
+func (a *deviceAdmin) handleDelete(subject, list string, old func(ctx context.Context, id int64) any, del func(ctx context.Context, id int64) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
 		id, err := pathID(r)
-		var old *wardwatch.MonitoredUnit
+		var before any
 		if err == nil {
-			old = a.findUnit(r.Context(), id)
-			err = a.store.DeleteUnit(r.Context(), id)
+			before = old(ctx, id)
+			err = del(ctx, id)
 		}
 		if err != nil {
 			renderError(w, r, a.logger, err)
 			return
 		}
-		a.audit.record(r.Context(), "delete", "unit", id, old, nil, "")
-		a.changed(r.Context())
-		http.Redirect(w, r, "/admin/units", http.StatusSeeOther)
+		a.audit.record(ctx, "delete", subject, id, before, nil, "")
+		a.changed(ctx)
+		http.Redirect(w, r, list, http.StatusSeeOther)
 	})
+}
+
+func (a *deviceAdmin) handleDeleteUnit() http.Handler {
+	return a.handleDelete("unit", "/admin/units",
+		func(ctx context.Context, id int64) any { return a.findUnit(ctx, id) }, a.store.DeleteUnit)
+}
+
+func (a *deviceAdmin) handleDeleteModbus() http.Handler {
+	return a.handleDelete("modbus_device", "/admin/modbus", func(ctx context.Context, id int64) any {
+		if d, err := a.store.ModbusDevice(ctx, id); err == nil {
+			return d
+		}
+		return nil
+	}, a.store.DeleteModbusDevice)
+}
+
+func (a *deviceAdmin) handleDeleteSNMP() http.Handler {
+	return a.handleDelete("snmp_target", "/admin/snmp", func(ctx context.Context, id int64) any {
+		if t, err := a.store.SNMPTarget(ctx, id); err == nil {
+			return auditSNMP(t)
+		}
+		return nil
+	}, a.store.DeleteSNMPTarget)
 }
 
 // ---- Modbus devices ----
@@ -475,26 +502,6 @@ func (a *deviceAdmin) handleSaveModbus() http.Handler {
 	})
 }
 
-func (a *deviceAdmin) handleDeleteModbus() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathID(r)
-		var old any
-		if err == nil {
-			if prev, perr := a.store.ModbusDevice(r.Context(), id); perr == nil {
-				old = prev
-			}
-			err = a.store.DeleteModbusDevice(r.Context(), id)
-		}
-		if err != nil {
-			renderError(w, r, a.logger, err)
-			return
-		}
-		a.audit.record(r.Context(), "delete", "modbus_device", id, old, nil, "")
-		a.changed(r.Context())
-		http.Redirect(w, r, "/admin/modbus", http.StatusSeeOther)
-	})
-}
-
 // ---- SNMP targets ----
 
 type snmpListView struct {
@@ -650,26 +657,6 @@ func (a *deviceAdmin) handleSaveSNMP() http.Handler {
 		}
 		a.audit.record(ctx, action, "snmp_target", t.ID, old, saved, "")
 		a.changed(ctx)
-		http.Redirect(w, r, "/admin/snmp", http.StatusSeeOther)
-	})
-}
-
-func (a *deviceAdmin) handleDeleteSNMP() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := pathID(r)
-		var old any
-		if err == nil {
-			if prev, perr := a.store.SNMPTarget(r.Context(), id); perr == nil {
-				old = auditSNMP(prev)
-			}
-			err = a.store.DeleteSNMPTarget(r.Context(), id)
-		}
-		if err != nil {
-			renderError(w, r, a.logger, err)
-			return
-		}
-		a.audit.record(r.Context(), "delete", "snmp_target", id, old, nil, "")
-		a.changed(r.Context())
 		http.Redirect(w, r, "/admin/snmp", http.StatusSeeOther)
 	})
 }
