@@ -50,6 +50,7 @@ type app struct {
 	site      atomic.Pointer[tracker.Site] // the site as last loaded
 	rfid      *rfid.Router
 	poller    *pollerWithTargets
+	readers   *readerLookup
 	readings  *readingWriter
 	macs      atomic.Pointer[map[string]bool] // MAC identities configured as tags
 	now       func() time.Time
@@ -142,7 +143,8 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 
 	// RFID readers push or are polled; their reads become sightings at
 	// their antennas' anchor gateways, door reads become crossings.
-	readers := readerLookup{store: store}
+	a.readers = newReaderLookup(store)
+	readers := a.readers
 	crossingCount := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "wardwatch_rfid_crossings_total", Help: "Door crossings recorded by RFID portal readers.",
 	})
@@ -246,6 +248,7 @@ func (a *app) reloadSite(ctx context.Context) {
 		return
 	}
 	a.site.Store(&site)
+	a.readers.clear()
 	a.runner.SetSite(site)
 	a.discovery.setTags(site.Tags)
 	if polls, err := a.store.PollTargets(ctx); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,10 +22,56 @@ import (
 )
 
 // readerLookup resolves RFID readers from the config store for the rfid
-// collector, converting the stored configuration to its types.
-type readerLookup struct{ store *sql.Store }
+// collector, converting the stored configuration to its types. A push is
+// resolved three times (authentication, health, routing), so readers are
+// kept for readerCacheTTL; clear drops them after an admin change.
+type readerLookup struct {
+	store *sql.Store
 
-func (l readerLookup) ReaderByKey(ctx context.Context, key string) (rfid.Reader, error) {
+	mu     sync.Mutex
+	cached map[string]cachedReader
+}
+
+type cachedReader struct {
+	r       rfid.Reader
+	expires time.Time
+}
+
+const readerCacheTTL = 10 * time.Second
+
+func newReaderLookup(store *sql.Store) *readerLookup {
+	return &readerLookup{store: store, cached: make(map[string]cachedReader)}
+}
+
+// clear forgets every cached reader.
+func (l *readerLookup) clear() {
+	l.mu.Lock()
+	clear(l.cached)
+	l.mu.Unlock()
+}
+
+func (l *readerLookup) ReaderByKey(ctx context.Context, key string) (rfid.Reader, error) {
+	now := time.Now()
+	l.mu.Lock()
+	c, ok := l.cached[key]
+	l.mu.Unlock()
+	if ok && now.Before(c.expires) {
+		return c.r, nil
+	}
+	r, err := l.load(ctx, key)
+	if err != nil {
+		return r, err // unknown readers are not cached: a new one works at once
+	}
+	l.mu.Lock()
+	if len(l.cached) >= 1024 {
+		clear(l.cached)
+	}
+	l.cached[key] = cachedReader{r: r, expires: now.Add(readerCacheTTL)}
+	l.mu.Unlock()
+	return r, nil
+}
+
+func (l *readerLookup) load(ctx context.Context, key string) (rfid.Reader, error) {
 	r, err := l.store.RFIDReaderByKey(ctx, key)
 	if err != nil {
 		return rfid.Reader{}, err

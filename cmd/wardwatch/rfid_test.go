@@ -187,3 +187,29 @@ func TestRFIDReaderPushAndPoll(t *testing.T) {
 		t.Errorf("antenna 1's health = %+v, want reads counted", h)
 	}
 }
+
+// TestReaderLookupCaches: a reader is read from the store once per TTL,
+// and an admin change (clear) is seen at once.
+func TestReaderLookupCaches(t *testing.T) {
+	hr := startHospital(t, nil)
+	ctx := context.Background()
+	zones, _ := hr.store.Zones(ctx, 0)
+	r := wardwatch.RFIDReader{Key: "dock", Antennas: []wardwatch.RFIDAntenna{{Port: 1, ZoneID: zones[0].ID}}}
+	if err := hr.store.SaveRFIDReader(ctx, &r); err != nil {
+		t.Fatal(err)
+	}
+	l := newReaderLookup(hr.store)
+	if _, err := l.ReaderByKey(ctx, "dock"); err != nil {
+		t.Fatal(err)
+	}
+	if err := hr.store.DeleteRFIDReader(ctx, r.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.ReaderByKey(ctx, "dock"); err != nil {
+		t.Fatalf("cached reader not served: %v", err)
+	}
+	l.clear()
+	if _, err := l.ReaderByKey(ctx, "dock"); wardwatch.ErrorCode(err) != wardwatch.ENOTFOUND {
+		t.Fatalf("after clear: %v, want not found", err)
+	}
+}
