@@ -78,25 +78,12 @@ func startMosquitto(t *testing.T) string {
 // subscriber, router, location engine, live hub.
 func TestMQTTSightingsBecomePositions(t *testing.T) {
 	broker := startMosquitto(t)
-	dir := t.TempDir()
-	cfg, err := LoadConfig("", testEnv(dir, map[string]string{
+	hr := startHospital(t, map[string]string{
 		"WARDWATCH_MQTT_BROKER": broker,
 		"WARDWATCH_MQTT_TOPICS": "espresense/devices/+/+,home/+/BTtoMQTT/+,room_presence/+=mqtt_room",
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	logger := newLogger(cfg.Log, io.Discard)
-	store, err := openStore(ctx, cfg, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	if err := sim.NewHospital().Seed(ctx, store); err != nil {
-		t.Fatal(err)
-	}
+	})
+	ctx := context.Background()
+	store, a := hr.store, hr.app
 	tags, err := store.Tags(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -110,24 +97,6 @@ func TestMQTTSightingsBecomePositions(t *testing.T) {
 		}
 	}
 	floors, _ := store.Floors(ctx)
-
-	a, err := newApp(ctx, cfg, store, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.close()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- a.serve(ctx, ln) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
 
 	pub := paho.NewClient(paho.NewClientOptions().AddBroker(broker).SetClientID("test-publisher"))
 	if tok := pub.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
