@@ -313,3 +313,70 @@ func (a *Alert) notifications(t Tier, tier int, reminder bool, due time.Time) []
 	}
 	return out
 }
+
+// Contact is a person or service a group target reaches: the team on shift
+// for a team (and optionally one unit), its supervisor or charge, or the
+// on-call engineer. Email is used by e-mail targets; Webhook names a
+// configured webhook endpoint for webhook targets.
+type Contact struct {
+	ID      int64
+	Name    string
+	Group   string // GroupTeam, GroupSupervisor or GroupOnCall
+	Team    Team
+	UnitID  int64 // 0: every unit of the team
+	Email   string
+	Webhook string
+	Enabled bool
+}
+
+// Validate checks c (EINVALID): a name, a known group and team, and an
+// e-mail address or a webhook endpoint.
+func (c Contact) Validate() error {
+	switch {
+	case strings.TrimSpace(c.Name) == "":
+		return wardwatch.Errorf(wardwatch.EINVALID, "A contact needs a name.")
+	case c.Group != GroupTeam && c.Group != GroupSupervisor && c.Group != GroupOnCall:
+		return wardwatch.Errorf(wardwatch.EINVALID, "Choose the contact's role: team, supervisor or on call.")
+	case !c.Team.Valid():
+		return wardwatch.Errorf(wardwatch.EINVALID, "Choose the contact's team.")
+	case c.UnitID < 0:
+		return wardwatch.Errorf(wardwatch.EINVALID, "The unit is not valid.")
+	case strings.TrimSpace(c.Email) == "" && strings.TrimSpace(c.Webhook) == "":
+		return wardwatch.Errorf(wardwatch.EINVALID, "A contact needs an e-mail address or a webhook endpoint.")
+	case c.Email != "" && !strings.Contains(c.Email, "@"):
+		return wardwatch.Errorf(wardwatch.EINVALID, "%q is not an e-mail address.", c.Email)
+	}
+	return nil
+}
+
+// Expand turns a group notification into one notification per contact who
+// receives it (same team, same unit or every unit, enabled, with an address
+// for the channel), with Address set. Notifications that already carry an
+// Address, and in-app ones (the inbox shows every alert to its viewers),
+// come back as they are. A group with nobody in it expands to nothing: the
+// caller counts and logs that.
+func Expand(n Notification, contacts []Contact) []Notification {
+	if n.Address != "" || n.Channel == ChannelInApp {
+		return []Notification{n}
+	}
+	var out []Notification
+	seen := map[string]bool{}
+	for _, c := range contacts {
+		if !c.Enabled || c.Group != n.Group || c.Team != n.Team || (c.UnitID != 0 && c.UnitID != n.UnitID) {
+			continue
+		}
+		addr := c.Email
+		if n.Channel == ChannelWebhook {
+			addr = c.Webhook
+		}
+		if addr == "" || seen[addr] {
+			continue
+		}
+		seen[addr] = true
+		m := n
+		m.Address = addr
+		m.ID = n.ID + "/" + addr
+		out = append(out, m)
+	}
+	return out
+}

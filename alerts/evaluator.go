@@ -58,6 +58,7 @@ type Unit struct {
 // period, or the unit out of service (an emptied freezer). Alerts of the
 // unit are suppressed from Start to End (End exclusive).
 type Window struct {
+	ID     int64 // the store's ID; 0 until stored
 	UnitID int64
 	Kind   SuppressionKind // SuppressDefrost, SuppressMaintenance or SuppressOutOfService
 	Start  time.Time

@@ -56,6 +56,7 @@ type Troubleshooting struct {
 // next reading while the sensor keeps reporting (a gap in the data adds
 // duration but not time out of range).
 type Excursion struct {
+	ID        int64 // the store's ID; 0 until stored
 	UnitID    int64
 	UnitName  string
 	Team      Team
