@@ -565,18 +565,16 @@ func (e *Evaluator) Observe(r wardwatch.Reading) (Output, error) {
 		}
 	}
 
+	// Delayed raises that fell due before this reading come first, while
+	// the excursion they belong to is still open; then the reading opens
+	// or closes excursions; then the rules judge it, so a rule without
+	// delay that raises on the first reading out of range marks the
+	// excursion it opened.
 	for _, tr := range st.tracks {
-		if tr.rule.Metric != r.Metric {
-			continue
+		if tr.rule.Metric == r.Metric {
+			e.advance(tr, t, &out)
 		}
-		v := r.Value
-		if tr.rule.Average > 0 {
-			v = st.average(r.Metric, t, tr.rule.Average, r.Value)
-		}
-		e.advance(tr, t, &out)
-		e.apply(tr, t, v, &out)
 	}
-	st.remember(r.Metric, t, r.Value, e.maxAverage(st, r.Metric))
 	for _, acc := range st.exc {
 		if acc.rng.Metric != r.Metric {
 			continue
@@ -589,6 +587,17 @@ func (e *Evaluator) Observe(r wardwatch.Reading) (Output, error) {
 			out.Excursions = append(out.Excursions, acc.snapshot())
 		}
 	}
+	for _, tr := range st.tracks {
+		if tr.rule.Metric != r.Metric {
+			continue
+		}
+		v := r.Value
+		if tr.rule.Average > 0 {
+			v = st.average(r.Metric, t, tr.rule.Average, r.Value)
+		}
+		e.apply(tr, t, v, &out)
+	}
+	st.remember(r.Metric, t, r.Value, e.maxAverage(st, r.Metric))
 	return out, nil
 }
 

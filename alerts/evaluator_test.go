@@ -235,6 +235,29 @@ func TestExcursionRecord(t *testing.T) {
 	}
 }
 
+// TestExcursionAlarmedAtOnce: a rule without delay (freezing, ≤ 0 °C)
+// raising on the very reading that opens the excursion marks that
+// excursion alarmed and quarantines the unit, in order: opened, then
+// alarmed.
+func TestExcursionAlarmedAtOnce(t *testing.T) {
+	e := mustEvaluator(t, Unit{Profile: wardwatch.ProfileVaccineFridge, Name: "Fridge 2"}, Sensor{ID: "f", Interval: minute})
+	rs := series("f", wardwatch.MetricTemperature, 0, minute, join(repeat(5, 3), repeat(-1, 3), repeat(5, 2))...)
+	out := run(t, e, rs, 0, time.Time{})
+	if len(out.Excursions) != 3 {
+		t.Fatalf("got %d excursion snapshots, want opened, alarmed, closed", len(out.Excursions))
+	}
+	opened, alarmed, closed := out.Excursions[0], out.Excursions[1], out.Excursions[2]
+	if !opened.Start.Equal(at(3*minute)) || opened.Alarmed {
+		t.Errorf("opened: %+v", opened)
+	}
+	if !alarmed.Start.Equal(at(3*minute)) || !alarmed.Alarmed || alarmed.AlarmRule != "temperature_freezing" || !alarmed.Quarantine {
+		t.Errorf("alarmed: %+v", alarmed)
+	}
+	if !closed.Closed() || !closed.Quarantined() || closed.Trough != -1 {
+		t.Errorf("closed: %+v", closed)
+	}
+}
+
 // TestDefrostSuppression raises a freezer's high alarm during its scheduled
 // defrost: the raise carries the suppression, and a tick after the window
 // lifts it while the condition persists.
