@@ -58,7 +58,7 @@ func BuiltinProfiles() []Profile {
 			MaxGap: 16,
 			Fields: []Field{
 				{Name: "cabinet", Metric: wardwatch.MetricTemperature, Table: TableHoldingRegister, Address: 256, Type: TypeInt16, Order: OrderABCD, Scale: 0.1, Unit: UnitCelsius, FaultValues: []int64{sensorFault16, sensorOver16}},
-				{Name: "evaporator", Metric: wardwatch.MetricTemperature, Table: TableHoldingRegister, Address: 257, Type: TypeInt16, Order: OrderABCD, Scale: 0.1, Unit: UnitCelsius, FaultValues: []int64{sensorFault16, sensorOver16}},
+				{Name: "evaporator", Metric: wardwatch.MetricTemperature, Table: TableHoldingRegister, Address: 257, Type: TypeInt16, Order: OrderABCD, Scale: 0.1, Unit: UnitCelsius, FaultValues: []int64{sensorFault16, sensorOver16}, Diagnostic: true},
 				{Name: "door", Metric: wardwatch.MetricDoorOpen, Table: TableHoldingRegister, Address: 300, Type: TypeBit, Order: OrderABCD, Bit: 3, Scale: 1},
 				{Name: "alarm", Metric: wardwatch.MetricAlarm, Table: TableCoil, Address: 528, Type: TypeBit, Scale: 1},
 			},

@@ -236,6 +236,11 @@ type Field struct {
 	// 0x7FFF = 32767…). Such a value is an error for the field, never a
 	// reading.
 	FaultValues []int64
+	// Diagnostic marks a channel about the equipment itself (an
+	// evaporator coil, a compressor's discharge) rather than what the unit
+	// protects: it is stored and watched for faults and silence, but never
+	// judged against the unit's ranges or shown as the unit's value.
+	Diagnostic bool
 }
 
 // Registers is how many registers (or bits) the field spans.

@@ -33,6 +33,7 @@ fields:
     type: float32
     order: cdab
     unit: F
+    diagnostic: true
   - name: status_alarm
     metric: alarm
     table: holding_register
@@ -51,7 +52,7 @@ func TestParseProfile(t *testing.T) {
 		Fields: []Field{
 			{Name: "cabinet", Metric: wardwatch.MetricTemperature, Table: TableHoldingRegister, Address: 256, Type: TypeInt16, Order: OrderABCD, Scale: 0.1, Unit: UnitCelsius, FaultValues: []int64{-32768, 32767}},
 			{Name: "door", Metric: wardwatch.MetricDoorOpen, Table: TableDiscreteInput, Address: 3, Type: TypeBit, Scale: 1},
-			{Name: "room", Metric: wardwatch.MetricTemperature, Table: TableInputRegister, Address: 10, Type: TypeFloat32, Order: OrderCDAB, Scale: 1, Unit: UnitFahrenheit},
+			{Name: "room", Metric: wardwatch.MetricTemperature, Table: TableInputRegister, Address: 10, Type: TypeFloat32, Order: OrderCDAB, Scale: 1, Unit: UnitFahrenheit, Diagnostic: true},
 			{Name: "status_alarm", Metric: wardwatch.MetricAlarm, Table: TableHoldingRegister, Address: 300, Type: TypeBit, Order: OrderABCD, Bit: 7, Scale: 1},
 		},
 	}
@@ -156,6 +157,7 @@ func TestParseProfileErrors(t *testing.T) {
 		{"fault value out of range", field("    fault_values: [40000]\n"), []string{"fault_values: 40000", "int16 range"}},
 		{"fault values on a float", strings.Replace(field("    fault_values: [1]\n"), "int16", "float32", 1), []string{"integer types"}},
 		{"fault values not a list", field("    fault_values: 3\n"), []string{"fields[0].fault_values", "list"}},
+		{"diagnostic not a boolean", field("    diagnostic: maybe\n"), []string{"fields[0].diagnostic", "true or false"}},
 		{"duplicate field name", field("  - name: t\n    metric: temperature\n    table: coil\n    address: 1\n    type: bit\n"), []string{"fields[1]", `"t" is already used`}},
 		{"field name with a slash", strings.Replace(field(""), "name: t", "name: a/b", 1), []string{`name "a/b"`}},
 		{"max gap too large", "name: p\nmax_gap: 500\nfields: []\n", []string{"max_gap", "0…125"}},

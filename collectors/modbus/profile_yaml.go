@@ -33,6 +33,13 @@ const MaxProfileSize = 64 << 10
 //	    scale: 0.1
 //	    unit: C
 //	    fault_values: [-32768, 32767]
+//	  - name: evaporator
+//	    metric: temperature
+//	    table: holding_register
+//	    address: 257
+//	    type: int16
+//	    scale: 0.1
+//	    diagnostic: true   # the coil, not the product: not judged against the unit's ranges
 //	  - name: door
 //	    metric: door_open
 //	    table: discrete_input
@@ -69,7 +76,7 @@ func ParseProfile(data []byte) (Profile, error) {
 
 var (
 	profileKeys = []string{"name", "description", "max_gap", "fields"}
-	fieldKeys   = []string{"name", "metric", "table", "address", "type", "order", "bit", "scale", "offset", "unit", "fault_values"}
+	fieldKeys   = []string{"name", "metric", "table", "address", "type", "order", "bit", "scale", "offset", "unit", "fault_values", "diagnostic"}
 )
 
 func parseProfile(n *yaml.Node) (Profile, error) {
@@ -180,6 +187,11 @@ func parseField(n *yaml.Node, path string) (Field, error) {
 			if len(f.FaultValues) == 0 {
 				f.FaultValues = nil
 			}
+		case "diagnostic":
+			if v.Kind != yaml.ScalarNode || (v.Value != "true" && v.Value != "false") {
+				return errAt(v, kp, "want true or false")
+			}
+			f.Diagnostic = v.Value == "true"
 		}
 		return err
 	})
@@ -304,6 +316,7 @@ type yamlField struct {
 	Offset      float64 `yaml:"offset,omitempty"`
 	Unit        string  `yaml:"unit,omitempty"`
 	FaultValues []int64 `yaml:"fault_values,omitempty,flow"`
+	Diagnostic  bool    `yaml:"diagnostic,omitempty"`
 }
 
 // MarshalYAML implements yaml.Marshaler: the profile in the form
@@ -314,7 +327,7 @@ func (p Profile) MarshalYAML() (any, error) {
 		yf := yamlField{
 			Name: f.Name, Metric: string(f.Metric), Table: string(f.Table), Address: f.Address,
 			Type: string(f.Type), Order: string(f.Order), Scale: f.Scale, Offset: f.Offset,
-			Unit: string(f.Unit), FaultValues: f.FaultValues,
+			Unit: string(f.Unit), FaultValues: f.FaultValues, Diagnostic: f.Diagnostic,
 		}
 		if f.Type == TypeBit && !f.Table.IsBit() {
 			bit := f.Bit
