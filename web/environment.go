@@ -34,6 +34,9 @@ type envUnit struct {
 	Values  []envValue
 	Problem bool // a value out of range, or stale
 	Devices int
+	// Quarantine lists the unit's excursions with an uncleared "DO NOT
+	// USE" quarantine (the compliance records).
+	Quarantine []alerts.Excursion
 }
 
 // envStaleAfter is when a unit's value is shown as stale: two missed polls
@@ -156,7 +159,9 @@ type EnvironmentSource interface {
 
 // handleEnvironment shows every monitored unit with its live values,
 // ranges and status, problems first.
-func handleEnvironment(logger *slog.Logger, store Store, src EnvironmentSource, latest func() []wardwatch.Reading, now func() time.Time) http.Handler {
+// quarantined, when set, reports the units showing "DO NOT USE"; those
+// are listed first with a badge linking to the excursion.
+func handleEnvironment(logger *slog.Logger, store Store, src EnvironmentSource, latest func() []wardwatch.Reading, quarantined func(ctx context.Context) (map[int64][]alerts.Excursion, error), now func() time.Time) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		units, err := src.Units(ctx)
@@ -178,8 +183,23 @@ func handleEnvironment(logger *slog.Logger, store Store, src EnvironmentSource, 
 		if latest != nil {
 			rs = latest()
 		}
+		eus := buildEnvironment(units, devices, rs, zones, now())
+		quarantineUnknown := false
+		if quarantined != nil {
+			qs, err := quarantined(ctx)
+			if err != nil {
+				logger.LogAttrs(ctx, slog.LevelError, "read quarantines for environment page", slog.String("error", err.Error()))
+				quarantineUnknown = true
+			}
+			for i := range eus {
+				eus[i].Quarantine = qs[eus[i].Unit.ID]
+			}
+			slices.SortStableFunc(eus, func(a, b envUnit) int {
+				return cmp.Compare(min(len(b.Quarantine), 1), min(len(a.Quarantine), 1))
+			})
+		}
 		p := newPageMeta(r, "Environment")
 		p.Nav = "environment"
-		render(w, r, logger, http.StatusOK, environmentPage(p, buildEnvironment(units, devices, rs, zones, now())))
+		render(w, r, logger, http.StatusOK, environmentPage(p, eus, quarantineUnknown))
 	})
 }

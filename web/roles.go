@@ -17,6 +17,10 @@ const (
 	permConfigure permission = "configure"  // floors, zones, gateways, tags, devices, users
 	permSiteState permission = "site_state" // gateway and collector health
 	permSetStatus permission = "set_status" // mark equipment available, in use, soiled, in repair
+	permAlerts    permission = "alerts"     // read the alert inbox and alert details
+	permAlertAct  permission = "alert_act"  // acknowledge, shelve, resolve (the Book checks each action's roles too)
+	permRecords   permission = "records"    // read excursion records, daily logs, MKT reports and exports
+	permSignOff   permission = "sign_off"   // sign off a daily min/max log, fill in an excursion record
 )
 
 // roleCan says which roles hold each permission.
@@ -26,6 +30,13 @@ var roleCan = map[permission][]wardwatch.Role{
 	permConfigure: {wardwatch.RoleAdmin},
 	permSiteState: {wardwatch.RoleAdmin, wardwatch.RoleFacilities, wardwatch.RoleBiomed},
 	permSetStatus: {wardwatch.RoleAdmin, wardwatch.RoleNurse, wardwatch.RoleBiomed},
+	permAlerts: {wardwatch.RoleAdmin, wardwatch.RoleFacilities, wardwatch.RolePharmacy,
+		wardwatch.RoleBiomed, wardwatch.RoleNurse, wardwatch.RoleViewer},
+	permAlertAct: {wardwatch.RoleAdmin, wardwatch.RoleFacilities, wardwatch.RolePharmacy,
+		wardwatch.RoleBiomed, wardwatch.RoleNurse},
+	permRecords: {wardwatch.RoleAdmin, wardwatch.RoleFacilities, wardwatch.RolePharmacy,
+		wardwatch.RoleBiomed, wardwatch.RoleNurse, wardwatch.RoleViewer},
+	permSignOff: {wardwatch.RoleAdmin, wardwatch.RoleFacilities, wardwatch.RolePharmacy, wardwatch.RoleNurse},
 }
 
 // can reports whether the viewer's role holds p.

@@ -103,7 +103,7 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 		mux.Handle("GET /admin/audit", admin(handleAuditLog(logger, cfg.Audit)))
 	}
 	if cfg.Devices != nil {
-		mux.Handle("GET /environment", page(handleEnvironment(logger, cfg.Store, cfg.Devices, cfg.LatestReadings, cfg.Now)))
+		mux.Handle("GET /environment", page(handleEnvironment(logger, cfg.Store, cfg.Devices, cfg.LatestReadings, quarantineSource(cfg.Records), cfg.Now)))
 		d := &deviceAdmin{logger: logger, store: cfg.Devices, zones: cfg.Store, c: cfg.Collectors, now: cfg.Now, audit: audit}
 		mux.Handle("GET /admin/units", admin(d.handleUnits()))
 		mux.Handle("POST /admin/units", admin(d.handleSaveUnit()))
@@ -123,6 +123,73 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 		mux.Handle("GET /admin/profiles", admin(d.handleProfiles()))
 		mux.Handle("POST /admin/profiles", admin(d.handleSaveProfile()))
 		mux.Handle("POST /admin/profiles/delete", admin(d.handleDeleteProfile()))
+	}
+
+	// Alerts: the inbox, alert details and actions (alerts.go).
+	if cfg.Alerts != nil {
+		ap := &alertPages{logger: logger, desk: cfg.Alerts, loc: cfg.Location, now: cfg.Now}
+		if cfg.Devices != nil {
+			ap.units = cfg.Devices
+		}
+		see := func(h http.Handler) http.Handler { return page(requirePermission(logger, permAlerts)(h)) }
+		// The live reload and the socket are not user activity: they never
+		// extend the session.
+		seeLive := func(h http.Handler) http.Handler { return stream(requirePermission(logger, permAlerts)(h)) }
+		act := func(h http.Handler) http.Handler { return page(requirePermission(logger, permAlertAct)(h)) }
+		mux.Handle("GET /alerts", see(ap.handleInbox()))
+		mux.Handle("GET /alerts/rows", seeLive(ap.handleRows()))
+		mux.Handle("GET /alerts/live", seeLive(newAlertLive(logger, cfg.Alerts, cfg.Registerer, alertLiveOptions{})))
+		mux.Handle("GET /alerts/history", see(ap.handleHistory()))
+		mux.Handle("GET /alerts/stock", see(ap.handleStock()))
+		mux.Handle("GET /alerts/{id}", see(ap.handleDetail()))
+		mux.Handle("POST /alerts/{id}/acknowledge", act(ap.handleAction("acknowledge", ap.acknowledge)))
+		mux.Handle("POST /alerts/{id}/shelve", act(ap.handleAction("shelve", ap.shelve)))
+		mux.Handle("POST /alerts/{id}/unshelve", act(ap.handleAction("unshelve", ap.unshelve)))
+		mux.Handle("POST /alerts/{id}/resolve", act(ap.handleAction("resolve", ap.resolve)))
+	}
+
+	// Compliance records: excursions, daily logs, MKT, exports (records.go).
+	if cfg.Records != nil {
+		rc := newRecords(cfg, audit)
+		records := func(h http.Handler) http.Handler { return page(requirePermission(logger, permRecords)(h)) }
+		signOff := func(h http.Handler) http.Handler { return page(requirePermission(logger, permSignOff)(h)) }
+		mux.Handle("GET /records", records(rc.handleIndex()))
+		mux.Handle("GET /records/excursions.csv", records(rc.handleExcursionsCSV()))
+		mux.Handle("GET /records/audit.csv", records(rc.handleAuditCSV()))
+		mux.Handle("GET /records/excursions/{id}", records(rc.handleExcursion()))
+		mux.Handle("POST /records/excursions/{id}", signOff(rc.handleSaveTroubleshooting()))
+		mux.Handle("POST /records/excursions/{id}/clear", records(rc.handleClearQuarantine())) // pharmacists and admins: checked inside
+		if cfg.Readings != nil {
+			mux.Handle("GET /records/chart.svg", api(requirePermission(logger, permRecords)(rc.handleChart())))
+		}
+		if rc.series() {
+			mux.Handle("GET /records/units/{id}/daily", records(rc.handleDaily()))
+			mux.Handle("GET /records/units/{id}/daily.csv", records(rc.handleDailyCSV()))
+			mux.Handle("POST /records/units/{id}/daily", signOff(rc.handleSignOff()))
+			mux.Handle("GET /records/units/{id}/mkt", records(rc.handleMKT()))
+		}
+	}
+
+	// Alert settings: rules, windows, escalation, contacts, PAR (alertadmin.go).
+	if cfg.AlertSettings != nil {
+		aa := &alertAdmin{logger: logger, store: cfg.Store, devices: cfg.Devices, settings: cfg.AlertSettings, audit: audit,
+			changed: cfg.AlertsChanged, loc: cfg.Location, now: cfg.Now}
+		// Facilities and biomed manage maintenance windows (site state);
+		// rules, escalation, contacts and PAR levels are admin-only.
+		mux.Handle("GET /admin/alerts", siteState(aa.handleIndex()))
+		mux.Handle("GET /admin/alerts/units/{id}", siteState(aa.handleUnit()))
+		mux.Handle("POST /admin/alerts/units/{id}", admin(aa.handleSaveRules()))
+		mux.Handle("POST /admin/alerts/units/{id}/reset", admin(aa.handleResetRules()))
+		mux.Handle("POST /admin/alerts/units/{id}/windows", siteState(aa.handleAddWindow()))
+		mux.Handle("POST /admin/alerts/windows/{wid}/delete", siteState(aa.handleDeleteWindow()))
+		mux.Handle("GET /admin/alerts/escalation", admin(aa.handleEscalation()))
+		mux.Handle("POST /admin/alerts/escalation", admin(aa.handleSaveEscalation()))
+		mux.Handle("POST /admin/alerts/contacts", admin(aa.handleSaveContact()))
+		mux.Handle("POST /admin/alerts/contacts/{id}", admin(aa.handleSaveContact()))
+		mux.Handle("POST /admin/alerts/contacts/{id}/delete", admin(aa.handleDeleteContact()))
+		mux.Handle("GET /admin/alerts/par", admin(aa.handlePAR()))
+		mux.Handle("POST /admin/alerts/par", admin(aa.handleSavePAR()))
+		mux.Handle("POST /admin/alerts/par/{pid}/delete", admin(aa.handleDeletePAR()))
 	}
 
 	mux.Handle("GET /healthz", handleHealth(logger, cfg.Health))

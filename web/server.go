@@ -138,6 +138,26 @@ type Config struct {
 	SessionMax    time.Duration // absolute session lifetime; default 12h
 	StaleAfter    time.Duration // positions older than this are shown as stale; default 2m
 	Now           func() time.Time
+
+	// AlertSettings keeps units' alarm rules, escalation policies,
+	// contacts, maintenance windows and PAR levels for the alert settings
+	// pages (/admin/alerts); nil hides them.
+	AlertSettings AlertSettings
+	// AlertsChanged is called after every alert settings change so the
+	// alert service reloads at once; nil: nothing.
+	AlertsChanged func(ctx context.Context)
+	// Records keeps excursion records, daily log sign-offs and the alert
+	// audit trail for the compliance record pages; nil hides them.
+	Records RecordStore
+	// Readings reads sensor series for the daily log, MKT report and
+	// charts; nil hides those.
+	Readings Readings
+	// UnitSensors lists the sensor channels that measure a monitored
+	// unit; nil hides the daily log and MKT report.
+	UnitSensors func(ctx context.Context, unitID int64) ([]UnitSensor, error)
+	// Alerts is the alert service behind the alert inbox, alert detail and
+	// PAR pages; nil hides them.
+	Alerts AlertDesk
 }
 
 // noLive stands in for a missing hub: no positions, no live stream.
