@@ -32,8 +32,15 @@ type adminSession struct {
 
 func startAdminSession(t *testing.T) *adminSession {
 	t.Helper()
+	return startAdminSessionWith(t, nil)
+}
+
+// startAdminSessionWith is startAdminSession with extra environment
+// variables.
+func startAdminSessionWith(t *testing.T, extra map[string]string) *adminSession {
+	t.Helper()
 	dir := t.TempDir()
-	cfg, err := LoadConfig("", testEnv(dir, nil))
+	cfg, err := LoadConfig("", testEnv(dir, extra))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,12 +76,30 @@ func startAdminSession(t *testing.T) *adminSession {
 		a.close()
 		store.Close()
 	})
+	s := &adminSession{t: t, base: "http://" + ln.Addr().String(), store: store, app: a}
+	return s.as("boss", "a long enough admin password")
+}
+
+// as signs in another user (created by the test) on the same service.
+func (s *adminSession) as(username, password string) *adminSession {
+	s.t.Helper()
 	jar, _ := cookiejar.New(nil)
-	s := &adminSession{t: t, base: "http://" + ln.Addr().String(), client: &http.Client{Jar: jar}, store: store, app: a}
-	if code, _ := s.post("/login", url.Values{"username": {"boss"}, "password": {"a long enough admin password"}}); code != http.StatusOK {
-		t.Fatalf("login: %d", code)
+	other := &adminSession{t: s.t, base: s.base, client: &http.Client{Jar: jar}, store: s.store, app: s.app}
+	if code, _ := other.post("/login", url.Values{"username": {username}, "password": {password}}); code != http.StatusOK {
+		s.t.Fatalf("login as %s: %d", username, code)
 	}
-	return s
+	return other
+}
+
+// addUser creates a user with a role and signs them in.
+func (s *adminSession) addUser(username string, role wardwatch.Role) *adminSession {
+	s.t.Helper()
+	const password = "a long enough test password"
+	hash, _ := auth.HashPassword(password)
+	if err := s.store.CreateUser(context.Background(), &wardwatch.User{Username: username, Role: role, PasswordHash: hash}); err != nil {
+		s.t.Fatal(err)
+	}
+	return s.as(username, password)
 }
 
 func (s *adminSession) send(req *http.Request) (int, string) {

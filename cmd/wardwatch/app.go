@@ -52,6 +52,7 @@ type app struct {
 	poller    *pollerWithTargets
 	readers   *readerLookup
 	readings  *readingWriter
+	alerts    *alertService
 	macs      atomic.Pointer[map[string]bool] // MAC identities configured as tags
 	now       func() time.Time
 
@@ -93,8 +94,13 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 	})
 	reg.MustRegister(zoneChanges)
 	engine := tracker.New(trackerConfig(cfg.Tracker), site)
+	if a.alerts, err = newAlertService(ctx, store, cfg.Alerts, cfg.Pumps.ApprovedLibraries(), logger.With("component", "alerts"), reg, a.now); err != nil {
+		return nil, err
+	}
+	a.alerts.seedLastSeen(latest)
 	a.runner = tracker.NewRunner(engine, cfg.Tracker.Interval, 0, func(out tracker.Output) {
 		a.hub.Publish(out.Positions)
+		a.alerts.ObserveTracker(out)
 		a.history.Offer(out.Positions)
 		zoneChanges.Add(float64(len(out.ZoneChanges)))
 		for _, zc := range out.ZoneChanges {
@@ -123,12 +129,16 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 	// One router for every gateway format, pushed or published: it resolves
 	// gateway keys, applies the MAC policy and feeds the engine.
 	a.readings = newReadingWriter(telemetry, logger.With("component", "readings"), reg)
-	a.pumps = newPumpService(store, telemetry, a.readings, logger.With("component", "snmp"), reg)
+	a.readings.listen(a.alerts.ObserveReadings)
+	a.pumps = newPumpService(store, telemetry, a.readings, a.alerts, logger.With("component", "snmp"), reg)
 	if err := a.pumps.reload(ctx); err != nil {
 		return nil, err
 	}
-	a.sensors = newSensorService(store, a.readings, logger.With("component", "modbus"), reg)
+	a.sensors = newSensorService(store, a.readings, a.alerts, logger.With("component", "modbus"), reg)
 	if err := a.sensors.reload(ctx); err != nil {
+		return nil, err
+	}
+	if err := a.alerts.reload(ctx, site, a.sensors.profile); err != nil {
 		return nil, err
 	}
 	router := ble.NewRouter(store, sink, a.readings, logger.With("component", "collector"), reg, ble.RouterOptions{
@@ -212,6 +222,12 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 		GatewayHealth: a.health.Snapshot,
 		OfflineAfter:  cfg.Ingest.GatewayOfflineAfter,
 		ConfigChanged: a.reloadSite,
+		Alerts:        a.alerts,
+		Records:       recordStore{store},
+		Readings:      telemetry,
+		UnitSensors:   a.unitSensors,
+		AlertSettings: store,
+		AlertsChanged: a.alertsChanged,
 	})
 	opened = true
 	return a, nil
@@ -225,6 +241,15 @@ func (a *app) devicesChanged(ctx context.Context) {
 	}
 	if err := a.sensors.reload(ctx); err != nil {
 		a.logger.Error("apply Modbus devices", "err", err)
+	}
+	a.alertsChanged(ctx)
+}
+
+// alertsChanged applies the stored alert configuration (units, rules,
+// windows, contacts, policies, PAR levels) to the alert rules.
+func (a *app) alertsChanged(ctx context.Context) {
+	if err := a.alerts.reload(ctx, *a.site.Load(), a.sensors.profile); err != nil {
+		a.logger.Error("apply alert configuration", "err", err)
 	}
 }
 
@@ -258,6 +283,7 @@ func (a *app) reloadSite(ctx context.Context) {
 	}
 	a.setMACs(site.Tags)
 	a.health.Track(gatewayIDs(site.Gateways))
+	a.alertsChanged(ctx)
 	a.logger.Info("site reloaded", "floors", len(site.Floors), "zones", len(site.Zones), "gateways", len(site.Gateways), "tags", len(site.Tags))
 }
 
@@ -303,10 +329,12 @@ func (a *app) watchGateways(ctx context.Context) error {
 			case tr.Online && offline[tr.GatewayID]:
 				delete(offline, tr.GatewayID)
 				a.logger.Info("gateway back online", "gateway", tr.GatewayID)
+				a.alerts.GatewayChanged(tr.GatewayID, true, now)
 			case tr.Online:
 				a.logger.Debug("gateway heard", "gateway", tr.GatewayID)
 			default:
 				offline[tr.GatewayID] = true
+				a.alerts.GatewayChanged(tr.GatewayID, false, tr.LastSeen.Add(a.cfg.Ingest.GatewayOfflineAfter))
 				a.logger.Warn("gateway offline", "gateway", tr.GatewayID, "last_seen", tr.LastSeen, "silent_for", now.Sub(tr.LastSeen).Round(time.Second))
 			}
 		}
@@ -430,14 +458,17 @@ func registerTrackerMetrics(reg prometheus.Registerer, r *tracker.Runner) {
 // serve runs the HTTP server on ln and every background loop, plus extra
 // loops (the demo's simulator), until ctx is done or one of them fails.
 func (a *app) serve(ctx context.Context, ln net.Listener, extra ...func(context.Context) error) error {
+	g, ctx := errgroup.WithContext(ctx)
 	srv := &http.Server{
+		// Requests (and the websockets Shutdown does not track) end with
+		// the service.
+		BaseContext:       func(net.Listener) context.Context { return ctx },
 		Handler:           a.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
 	}
-	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.hub.Run(ctx) })
 	g.Go(func() error { return a.runner.Run(ctx) })
 	g.Go(func() error { return a.history.Run(ctx) })
@@ -446,6 +477,7 @@ func (a *app) serve(ctx context.Context, ln net.Listener, extra ...func(context.
 	g.Go(func() error { return a.watchGateways(ctx) })
 	g.Go(func() error { return a.rfid.Run(ctx) })
 	g.Go(func() error { return a.readings.Run(ctx) })
+	g.Go(func() error { return a.alerts.Run(ctx) })
 	g.Go(func() error { return a.pumps.collector.Run(ctx) })
 	g.Go(func() error { return a.sensors.collector.Run(ctx) })
 	if a.influx != nil {

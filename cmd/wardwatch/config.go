@@ -28,6 +28,7 @@ type Config struct {
 	Ingest    IngestConfig    `yaml:"ingest"`
 	MQTT      MQTTConfig      `yaml:"mqtt"`
 	Pumps     PumpsConfig     `yaml:"pumps"`
+	Alerts    AlertsConfig    `yaml:"alerts"`
 	Demo      DemoConfig      `yaml:"demo"`
 	Log       LogConfig       `yaml:"log"`
 }
@@ -114,6 +115,52 @@ func (c PumpsConfig) ApprovedLibraries() map[string]string {
 		}
 	}
 	return m
+}
+
+// AlertsConfig sets how often alert rules are re-judged and how
+// notifications leave WardWatch: e-mail over SMTP and signed webhooks.
+// Without either, alerts reach people in the web inbox only.
+type AlertsConfig struct {
+	Interval          time.Duration `yaml:"interval"`
+	SMTPAddr          string        `yaml:"smtp_addr"`
+	SMTPFrom          string        `yaml:"smtp_from"`
+	SMTPUsername      string        `yaml:"smtp_username"`
+	SMTPPasswordFile  string        `yaml:"smtp_password_file"`
+	SMTPTLS           string        `yaml:"smtp_tls"`
+	Webhooks          string        `yaml:"webhooks"`
+	WebhookSecretFile string        `yaml:"webhook_secret_file"`
+}
+
+// WebhookEndpoint is a named webhook receiver (a paging gateway, nurse
+// call middleware).
+type WebhookEndpoint struct {
+	Name string
+	URL  string
+}
+
+// WebhookList parses Webhooks: "name=url" entries separated by commas.
+func (c AlertsConfig) WebhookList() []WebhookEndpoint {
+	var out []WebhookEndpoint
+	for _, e := range strings.Split(c.Webhooks, ",") {
+		name, url, ok := strings.Cut(strings.TrimSpace(e), "=")
+		if name, url = strings.TrimSpace(name), strings.TrimSpace(url); ok && name != "" && url != "" {
+			out = append(out, WebhookEndpoint{Name: name, URL: url})
+		}
+	}
+	return out
+}
+
+// readSecretFile reads a secret kept in a file (never in the config file
+// itself), without its trailing newline; "" reads as no secret.
+func readSecretFile(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // MQTTConfig connects WardWatch to the site's MQTT broker, where gateways
@@ -216,8 +263,9 @@ func DefaultConfig() Config {
 			Topics:   "espresense/devices/+/+,home/+/BTtoMQTT/+",
 			Format:   "auto",
 		},
-		Demo: DemoConfig{Seed: 1, PushInterval: time.Second},
-		Log:  LogConfig{Level: "info", Format: "text"},
+		Alerts: AlertsConfig{Interval: 5 * time.Second, SMTPFrom: "WardWatch <wardwatch@localhost>", SMTPTLS: "starttls"},
+		Demo:   DemoConfig{Seed: 1, PushInterval: time.Second},
+		Log:    LogConfig{Level: "info", Format: "text"},
 	}
 }
 
@@ -415,6 +463,25 @@ func (c Config) validate() error {
 		if e = strings.TrimSpace(e); e != "" && !strings.Contains(e, "=") {
 			bad("pumps.approved_drug_libraries: %q is not name=version", e)
 		}
+	}
+	if c.Alerts.Interval < time.Second || c.Alerts.Interval > time.Minute {
+		bad("alerts.interval %s: want 1s to 1m", c.Alerts.Interval)
+	}
+	switch c.Alerts.SMTPTLS {
+	case "starttls", "require_starttls", "implicit":
+	default:
+		bad("alerts.smtp_tls %q: want starttls (when offered), require_starttls or implicit", c.Alerts.SMTPTLS)
+	}
+	if c.Alerts.SMTPAddr != "" && c.Alerts.SMTPFrom == "" {
+		bad("alerts.smtp_from is empty")
+	}
+	for _, e := range strings.Split(c.Alerts.Webhooks, ",") {
+		if e = strings.TrimSpace(e); e != "" && !strings.Contains(e, "=") {
+			bad("alerts.webhooks: %q is not name=url", e)
+		}
+	}
+	if c.Alerts.WebhookList() != nil && c.Alerts.WebhookSecretFile == "" {
+		bad("alerts.webhook_secret_file is needed with alerts.webhooks: receivers check the HMAC signature")
 	}
 	if f := ble.Format(c.MQTT.Format); c.MQTT.Format != "auto" && !f.Valid() {
 		bad("mqtt.format %q: want auto, espresense, theengs, mqtt_room, minew_json_long, ingics or wardwatch", c.MQTT.Format)

@@ -29,6 +29,7 @@ type pumpService struct {
 	store     *sql.Store
 	history   wardwatch.PumpStateStore
 	readings  *readingWriter
+	alerts    pumpWatcher
 	logger    *slog.Logger
 
 	profiles atomic.Pointer[map[string]snmp.Profile] // stored ones; built-ins are looked up first
@@ -38,8 +39,14 @@ type pumpService struct {
 	status map[int64]snmp.TargetStatus    // by target, as last reported
 }
 
-func newPumpService(store *sql.Store, history wardwatch.PumpStateStore, readings *readingWriter, logger *slog.Logger, reg prometheus.Registerer) *pumpService {
-	p := &pumpService{store: store, history: history, readings: readings, logger: logger,
+// pumpWatcher is told of pump states and of pump servers going offline.
+type pumpWatcher interface {
+	ObservePumps(ps []wardwatch.PumpState)
+	PumpTargetChanged(id int64, online bool, at time.Time)
+}
+
+func newPumpService(store *sql.Store, history wardwatch.PumpStateStore, readings *readingWriter, alerts pumpWatcher, logger *slog.Logger, reg prometheus.Registerer) *pumpService {
+	p := &pumpService{store: store, history: history, readings: readings, alerts: alerts, logger: logger,
 		latest: make(map[string]wardwatch.PumpState), status: make(map[int64]snmp.TargetStatus)}
 	empty := map[string]snmp.Profile{}
 	p.profiles.Store(&empty)
@@ -64,6 +71,7 @@ func (p *pumpService) SubmitPumpStates(ctx context.Context, ps []wardwatch.PumpS
 		p.latest[s.Serial] = s
 	}
 	p.mu.Unlock()
+	p.alerts.ObservePumps(ps)
 	var rs []wardwatch.Reading
 	for _, s := range ps {
 		if !math.IsNaN(s.Battery) {
@@ -84,6 +92,11 @@ func (p *pumpService) TargetStatusChanged(s snmp.TargetStatus) {
 	p.mu.Lock()
 	p.status[s.TargetID] = s
 	p.mu.Unlock()
+	at := s.LastPoll
+	if at.IsZero() {
+		at = time.Now().UTC()
+	}
+	p.alerts.PumpTargetChanged(s.TargetID, s.Online, at)
 	if s.Online {
 		p.logger.Info("SNMP target online", "target", s.TargetID, "pumps", s.Pumps)
 	} else {

@@ -22,6 +22,9 @@ const (
 	configure = "configure" // admin
 	siteState = "site-state"
 	setStatus = "set-status"
+	alertAct  = "alert-act"
+	signOff   = "sign-off"
+	clearQuar = "clear-quarantine" // alerts.CanClearQuarantine
 )
 
 var allowedRoles = map[string][]wardwatch.Role{
@@ -29,6 +32,9 @@ var allowedRoles = map[string][]wardwatch.Role{
 	configure: {wardwatch.RoleAdmin},
 	siteState: {wardwatch.RoleAdmin, wardwatch.RoleFacilities, wardwatch.RoleBiomed},
 	setStatus: {wardwatch.RoleAdmin, wardwatch.RoleNurse, wardwatch.RoleBiomed},
+	alertAct:  {wardwatch.RoleAdmin, wardwatch.RoleFacilities, wardwatch.RolePharmacy, wardwatch.RoleBiomed, wardwatch.RoleNurse},
+	signOff:   {wardwatch.RoleAdmin, wardwatch.RoleFacilities, wardwatch.RolePharmacy, wardwatch.RoleNurse},
+	clearQuar: {wardwatch.RoleAdmin, wardwatch.RolePharmacy},
 }
 
 // routeRules gives every route pattern of web/routes.go who may use it
@@ -107,6 +113,41 @@ var routeRules = map[string]struct {
 	"GET /admin/profiles":                               {configure, "/admin/profiles"},
 	"POST /admin/profiles":                              {configure, "/admin/profiles"},
 	"POST /admin/profiles/delete":                       {configure, "/admin/profiles/delete"},
+	"GET /alerts":                                       {signedIn, "/alerts"},
+	"GET /alerts/rows":                                  {signedIn, "/alerts/rows"},
+	"GET /alerts/live":                                  {signedIn, "/alerts/live"},
+	"GET /alerts/history":                               {signedIn, "/alerts/history"},
+	"GET /alerts/stock":                                 {signedIn, "/alerts/stock"},
+	"GET /alerts/{id}":                                  {signedIn, "/alerts/999999"},
+	"POST /alerts/{id}/acknowledge":                     {alertAct, "/alerts/999999/acknowledge"},
+	"POST /alerts/{id}/shelve":                          {alertAct, "/alerts/999999/shelve"},
+	"POST /alerts/{id}/unshelve":                        {alertAct, "/alerts/999999/unshelve"},
+	"POST /alerts/{id}/resolve":                         {alertAct, "/alerts/999999/resolve"},
+	"GET /records":                                      {signedIn, "/records"},
+	"GET /records/excursions.csv":                       {signedIn, "/records/excursions.csv"},
+	"GET /records/audit.csv":                            {signedIn, "/records/audit.csv"},
+	"GET /records/excursions/{id}":                      {signedIn, "/records/excursions/999999"},
+	"POST /records/excursions/{id}":                     {signOff, "/records/excursions/999999"},
+	"POST /records/excursions/{id}/clear":               {clearQuar, "/records/excursions/999999/clear"},
+	"GET /records/chart.svg":                            {signedIn, "/records/chart.svg?sensor=x&metric=temperature"},
+	"GET /records/units/{id}/daily":                     {signedIn, "/records/units/1/daily"},
+	"GET /records/units/{id}/daily.csv":                 {signedIn, "/records/units/1/daily.csv"},
+	"POST /records/units/{id}/daily":                    {signOff, "/records/units/999999/daily"},
+	"GET /records/units/{id}/mkt":                       {signedIn, "/records/units/1/mkt"},
+	"GET /admin/alerts":                                 {siteState, "/admin/alerts"},
+	"GET /admin/alerts/units/{id}":                      {siteState, "/admin/alerts/units/1"},
+	"POST /admin/alerts/units/{id}":                     {configure, "/admin/alerts/units/999999"},
+	"POST /admin/alerts/units/{id}/reset":               {configure, "/admin/alerts/units/999999/reset"},
+	"POST /admin/alerts/units/{id}/windows":             {siteState, "/admin/alerts/units/999999/windows"},
+	"POST /admin/alerts/windows/{wid}/delete":           {siteState, "/admin/alerts/windows/999999/delete"},
+	"GET /admin/alerts/escalation":                      {configure, "/admin/alerts/escalation"},
+	"POST /admin/alerts/escalation":                     {configure, "/admin/alerts/escalation"},
+	"POST /admin/alerts/contacts":                       {configure, "/admin/alerts/contacts"},
+	"POST /admin/alerts/contacts/{id}":                  {configure, "/admin/alerts/contacts/999999"},
+	"POST /admin/alerts/contacts/{id}/delete":           {configure, "/admin/alerts/contacts/999999/delete"},
+	"GET /admin/alerts/par":                             {configure, "/admin/alerts/par"},
+	"POST /admin/alerts/par":                            {configure, "/admin/alerts/par"},
+	"POST /admin/alerts/par/{pid}/delete":               {configure, "/admin/alerts/par/x/delete"},
 	"GET /healthz":                                      {public, "/healthz"},
 	"GET /metrics":                                      {public, "/metrics"},
 	"GET /static/":                                      {public, "/static/app.css"},

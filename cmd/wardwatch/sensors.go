@@ -23,12 +23,18 @@ type sensorService struct {
 	collector *modbus.Collector
 	store     *sql.Store
 	readings  *readingWriter
+	alerts    deviceWatcher
 	logger    *slog.Logger
 	profiles  atomic.Pointer[map[string]modbus.Profile] // stored ones; built-ins first
 }
 
-func newSensorService(store *sql.Store, readings *readingWriter, logger *slog.Logger, reg prometheus.Registerer) *sensorService {
-	s := &sensorService{store: store, readings: readings, logger: logger}
+// deviceWatcher is told when a Modbus device goes offline or comes back.
+type deviceWatcher interface {
+	DeviceChanged(name string, online bool, at time.Time)
+}
+
+func newSensorService(store *sql.Store, readings *readingWriter, alerts deviceWatcher, logger *slog.Logger, reg prometheus.Registerer) *sensorService {
+	s := &sensorService{store: store, readings: readings, alerts: alerts, logger: logger}
 	empty := map[string]modbus.Profile{}
 	s.profiles.Store(&empty)
 	s.collector = modbus.NewCollector(modbus.Options{Logger: logger, Registerer: reg, Sink: s, Profiles: s.profile})
@@ -48,8 +54,14 @@ func (s *sensorService) SubmitReadings(ctx context.Context, rs []wardwatch.Readi
 	return s.readings.SubmitReadings(ctx, rs)
 }
 
-// DeviceStatusChanged logs a device going offline or coming back.
+// DeviceStatusChanged logs a device going offline or coming back and
+// tells the alert rules.
 func (s *sensorService) DeviceStatusChanged(st modbus.DeviceStatus) {
+	at := st.LastPoll
+	if at.IsZero() {
+		at = time.Now().UTC()
+	}
+	s.alerts.DeviceChanged(st.Name, st.Online, at)
 	if st.Online {
 		s.logger.Debug("Modbus device online", "device", st.DeviceID)
 		return
