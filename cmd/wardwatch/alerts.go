@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strconv"
 	"sync"
@@ -41,6 +42,11 @@ type alertService struct {
 	book   *alerts.Book
 
 	dispatcher *notify.Dispatcher // nil: in-app only
+	// unconfirmed holds the alerts that were active when WardWatch last
+	// stopped, by key, until an evaluator raises or clears them again;
+	// those still unconfirmed restoreGrace after the start are cleared.
+	unconfirmed map[alerts.Key]int64
+	started     time.Time
 	contacts   atomic.Pointer[[]alerts.Contact]
 
 	// in carries observations to Run's goroutine, in arrival order.
@@ -125,6 +131,12 @@ func newAlertService(ctx context.Context, store *sql.Store, cfg AlertsConfig, ap
 		return nil, fmt.Errorf("alert book: %w", err)
 	}
 	t := now()
+	s.started, s.unconfirmed = t, map[alerts.Key]int64{}
+	for _, a := range open {
+		if a.Active {
+			s.unconfirmed[a.Key] = a.ID
+		}
+	}
 	if s.eval, err = alerts.NewEvaluator(alerts.Config{}, t); err != nil {
 		return nil, err
 	}
@@ -134,6 +146,7 @@ func newAlertService(ctx context.Context, store *sql.Store, cfg AlertsConfig, ap
 	if s.pumps, err = alerts.NewPumpEvaluator(s.pumpCfg()); err != nil {
 		return nil, err
 	}
+	s.resumeParents(open)
 	if s.dispatcher, err = newDispatcher(cfg, s, logger, reg); err != nil {
 		return nil, err
 	}
@@ -342,6 +355,13 @@ func (s *alertService) apply(ctx context.Context, out alerts.Output, err error) 
 	if out.Empty() {
 		return
 	}
+	s.mu.Lock()
+	for _, c := range out.Changes {
+		if c.Type == alerts.ChangeRaise || c.Type == alerts.ChangeClear {
+			delete(s.unconfirmed, c.Key)
+		}
+	}
+	s.mu.Unlock()
 	changed, audits, err := s.book.ApplyAll(out.Changes)
 	if err != nil {
 		s.logger.Error("apply alert changes", "err", err)
@@ -439,12 +459,69 @@ func (s *alertService) save(ctx context.Context) error {
 func (s *alertService) tick(ctx context.Context) {
 	now := s.now()
 	out := merge(merge(s.eval.Tick(now), s.assets.Tick(now)), s.pumps.Tick(now))
+	out.Changes = append(out.Changes, s.expireUnconfirmed(now)...)
 	s.apply(ctx, out, nil)
 	changed, audits := s.book.Tick(now)
 	s.keep(changed, audits, nil)
 	s.publish(changed, nil)
 	s.escalate(ctx, now)
 	s.save(ctx)
+}
+
+// resumeParents tells the evaluators which gateways, devices and pump
+// servers were offline when WardWatch stopped, so that their alerts clear
+// when they are heard again rather than waiting for restoreGrace.
+func (s *alertService) resumeParents(open []alerts.Alert) {
+	for _, a := range open {
+		if !a.Active {
+			continue
+		}
+		var err error
+		switch a.Key.Rule {
+		case alerts.RuleGatewayOffline, alerts.RuleDeviceOffline:
+			_, err = s.eval.ParentChange(a.Key.Subject, false, a.RaisedAt)
+		case alerts.RulePumpTargetOffline:
+			var id int64
+			if id, err = strconv.ParseInt(a.Key.Subject.ID, 10, 64); err == nil {
+				_, err = s.pumps.TargetChange(id, false, a.RaisedAt)
+			}
+		default:
+			continue
+		}
+		if err != nil {
+			s.logger.Warn("resume an offline alert", "alert", a.ID, "err", err)
+			continue
+		}
+		delete(s.unconfirmed, a.Key) // the evaluator follows it now
+	}
+}
+
+// restoreGrace is how long an alert that was active when WardWatch stopped
+// stays active without its rule confirming it: long enough for every
+// delayed rule and silence threshold to judge fresh data.
+const restoreGrace = time.Hour
+
+// expireUnconfirmed clears the alerts restored active that no rule has
+// confirmed within restoreGrace of the start, saying why.
+func (s *alertService) expireUnconfirmed(now time.Time) []alerts.Change {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.unconfirmed) == 0 || now.Sub(s.started) < restoreGrace {
+		return nil
+	}
+	var cs []alerts.Change
+	for key, id := range s.unconfirmed {
+		delete(s.unconfirmed, key)
+		a, ok := s.book.Get(id)
+		if !ok || !a.Active {
+			continue
+		}
+		cs = append(cs, alerts.Change{Type: alerts.ChangeClear, Key: a.Key, Rule: a.Rule, Priority: a.Priority, Team: a.Team,
+			UnitID: a.UnitID, SubjectName: a.SubjectName, Time: now, Since: now, Value: math.NaN(), Peak: math.NaN(), Trough: math.NaN(),
+			Message: fmt.Sprintf("%s: not confirmed by fresh data since WardWatch restarted at %s; cleared",
+				a.SubjectName, s.started.Format(time.RFC3339))})
+	}
+	return cs
 }
 
 // escalate sends the notifications that fell due.

@@ -332,6 +332,7 @@ func (a *app) watchGateways(ctx context.Context) error {
 				a.alerts.GatewayChanged(tr.GatewayID, true, now)
 			case tr.Online:
 				a.logger.Debug("gateway heard", "gateway", tr.GatewayID)
+				a.alerts.GatewayChanged(tr.GatewayID, true, now) // clears an offline alert from before a restart
 			default:
 				offline[tr.GatewayID] = true
 				a.alerts.GatewayChanged(tr.GatewayID, false, tr.LastSeen.Add(a.cfg.Ingest.GatewayOfflineAfter))

@@ -91,11 +91,12 @@ func (w *readingWriter) SubmitReadings(_ context.Context, rs []wardwatch.Reading
 		}
 	}
 	listeners := w.listeners
+	full := len(w.pending) >= readingsBatch
 	w.mu.Unlock()
 	for _, f := range listeners {
 		f(rs)
 	}
-	if len(w.pending) >= readingsBatch {
+	if full {
 		select {
 		case w.wake <- struct{}{}:
 		default:

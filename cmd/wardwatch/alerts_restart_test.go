@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"io"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wardwatch/wardwatch/alerts"
+)
+
+// TestAlertsSurviveRestart stops the alert service with two active alerts
+// and starts another on the same store: both come back with their IDs; the
+// gateway's offline alert clears as soon as the gateway is heard again; the
+// temperature alert, which no fresh data confirms, is cleared an hour after
+// the start, saying why.
+func TestAlertsSurviveRestart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cfg, err := LoadConfig("", testEnv(dir, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := newLogger(cfg.Log, io.Discard)
+	store, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	t0 := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	clock := t0
+	now := func() time.Time { return clock }
+	start := func() *alertService {
+		s, err := newAlertService(ctx, store, cfg.Alerts, nil, logger, prometheus.NewRegistry(), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+
+	first := start()
+	out, err := first.eval.ParentChange(alerts.Subject{Kind: alerts.SubjectGateway, ID: "7"}, false, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	high := alerts.Rule{ID: "temperature_high", Name: "Temperature above 8.0 °C", Category: alerts.CategoryEnvironment,
+		Priority: alerts.PriorityHigh, Team: alerts.TeamPharmacy, Latched: true}
+	out.Changes = append(out.Changes, alerts.Change{Type: alerts.ChangeRaise, Rule: high, Priority: alerts.PriorityHigh, Team: alerts.TeamPharmacy,
+		Key: alerts.Key{Rule: high.ID, Subject: alerts.Subject{Kind: alerts.SubjectSensor, ID: "fridge/cabinet"}}, UnitID: 1,
+		SubjectName: "fridge cabinet", Time: t0, Since: t0.Add(-15 * time.Minute), Value: 9.1, Peak: 9.4, Trough: math.NaN(), Message: "too warm"})
+	first.apply(ctx, out, nil)
+	first.flush(ctx)
+	if n := len(first.Open()); n != 2 {
+		t.Fatalf("%d open alerts before the restart, want 2", n)
+	}
+
+	clock = t0.Add(10 * time.Minute)
+	second := start()
+	byRule := map[string]alerts.Alert{}
+	for _, a := range second.Open() {
+		byRule[a.Key.Rule] = a
+	}
+	if len(byRule) != 2 || !byRule[alerts.RuleGatewayOffline].Active || !byRule["temperature_high"].Active {
+		t.Fatalf("after the restart: %+v", byRule)
+	}
+	out, err = second.eval.ParentChange(alerts.Subject{Kind: alerts.SubjectGateway, ID: "7"}, true, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second.apply(ctx, out, nil)
+	if a, _ := second.book.Get(byRule[alerts.RuleGatewayOffline].ID); a.Active {
+		t.Error("the gateway was heard again but its offline alert is still active")
+	}
+
+	clock = t0.Add(30 * time.Minute)
+	second.tick(ctx)
+	if a, _ := second.book.Get(byRule["temperature_high"].ID); !a.Active {
+		t.Fatal("the temperature alert cleared before the grace period ran out")
+	}
+	clock = t0.Add(10*time.Minute + restoreGrace + time.Second)
+	second.tick(ctx)
+	a, _ := second.book.Get(byRule["temperature_high"].ID)
+	if a.Active || !strings.Contains(a.Message, "not confirmed by fresh data") {
+		t.Fatalf("after the grace period: active %v, message %q", a.Active, a.Message)
+	}
+	if a.State != alerts.StateRTNUnack {
+		t.Errorf("state %s: a latched alert nobody acknowledged stays for someone to see", a.State)
+	}
+}
