@@ -47,7 +47,7 @@ type alertService struct {
 	// those still unconfirmed restoreGrace after the start are cleared.
 	unconfirmed map[alerts.Key]int64
 	started     time.Time
-	contacts   atomic.Pointer[[]alerts.Contact]
+	contacts    atomic.Pointer[[]alerts.Contact]
 
 	// in carries observations to Run's goroutine, in arrival order.
 	in chan func(now time.Time) (alerts.Output, error)
