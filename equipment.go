@@ -86,6 +86,10 @@ type ModbusDevice struct {
 	Interval  time.Duration
 	Timeout   time.Duration
 	Enabled   bool
+	// CalibrationDue is when the calibration certificate of the device's
+	// probes runs out (CDC: calibration tested every 2–3 years); zero: not
+	// tracked. WardWatch warns ahead of it and alarms after it.
+	CalibrationDue time.Time
 }
 
 // SNMPTarget is a pump or pump server WardWatch polls over SNMP,

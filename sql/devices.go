@@ -107,17 +107,21 @@ func validModbusDevice(d wardwatch.ModbusDevice) error {
 	return nil
 }
 
-const modbusColumns = `id, name, COALESCE(unit_id, 0), transport, address, baud, data_bits, parity, stop_bits, slave_id, profile, interval_ms, timeout_ms, enabled`
+const modbusColumns = `id, name, COALESCE(unit_id, 0), transport, address, baud, data_bits, parity, stop_bits, slave_id, profile, interval_ms, timeout_ms, enabled, calibration_due`
 
 func scanModbusDevice(sc interface{ Scan(...any) error }) (wardwatch.ModbusDevice, error) {
 	var (
 		d                 wardwatch.ModbusDevice
 		interval, timeout int64
 		enabled           int64
+		calDue            *int64
 	)
 	err := sc.Scan(&d.ID, &d.Name, &d.UnitID, &d.Transport, &d.Address, &d.Baud, &d.DataBits, &d.Parity, &d.StopBits,
-		&d.SlaveID, &d.Profile, &interval, &timeout, &enabled)
+		&d.SlaveID, &d.Profile, &interval, &timeout, &enabled, &calDue)
 	d.Interval, d.Timeout, d.Enabled = time.Duration(interval)*time.Millisecond, time.Duration(timeout)*time.Millisecond, enabled == 1
+	if calDue != nil {
+		d.CalibrationDue = fromMillis(*calDue)
+	}
 	return d, err
 }
 
@@ -141,9 +145,9 @@ func (s *Store) CreateModbusDevice(ctx context.Context, d *wardwatch.ModbusDevic
 		return err
 	}
 	err := s.queryRow(ctx, `INSERT INTO modbus_devices (name, unit_id, transport, address, baud, data_bits, parity, stop_bits,
-		slave_id, profile, interval_ms, timeout_ms, enabled) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		slave_id, profile, interval_ms, timeout_ms, enabled, calibration_due) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		d.Name, nullID(d.UnitID), d.Transport, d.Address, d.Baud, d.DataBits, d.Parity, d.StopBits, d.SlaveID, d.Profile,
-		d.Interval.Milliseconds(), d.Timeout.Milliseconds(), boolInt(d.Enabled)).Scan(&d.ID)
+		d.Interval.Milliseconds(), d.Timeout.Milliseconds(), boolInt(d.Enabled), nullTime(d.CalibrationDue)).Scan(&d.ID)
 	return mapErr(err, "create Modbus device", modbusErrMap(*d))
 }
 
@@ -157,10 +161,10 @@ func (s *Store) UpdateModbusDevice(ctx context.Context, d wardwatch.ModbusDevice
 		return err
 	}
 	err := s.execOne(ctx, modbusNotFound(d.ID), `UPDATE modbus_devices SET name = ?, unit_id = ?, transport = ?, address = ?,
-		baud = ?, data_bits = ?, parity = ?, stop_bits = ?, slave_id = ?, profile = ?, interval_ms = ?, timeout_ms = ?, enabled = ?
-		WHERE id = ?`,
+		baud = ?, data_bits = ?, parity = ?, stop_bits = ?, slave_id = ?, profile = ?, interval_ms = ?, timeout_ms = ?, enabled = ?,
+		calibration_due = ? WHERE id = ?`,
 		d.Name, nullID(d.UnitID), d.Transport, d.Address, d.Baud, d.DataBits, d.Parity, d.StopBits, d.SlaveID, d.Profile,
-		d.Interval.Milliseconds(), d.Timeout.Milliseconds(), boolInt(d.Enabled), d.ID)
+		d.Interval.Milliseconds(), d.Timeout.Milliseconds(), boolInt(d.Enabled), nullTime(d.CalibrationDue), d.ID)
 	return mapErr(err, "update Modbus device", modbusErrMap(d))
 }
 

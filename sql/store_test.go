@@ -511,6 +511,7 @@ func testStore(t *testing.T, open func(t *testing.T) *Store) {
 			t.Fatal(err)
 		}
 		dev.Address, dev.Enabled = "10.0.0.10:502", false
+		dev.CalibrationDue = time.Date(2027, 3, 1, 0, 0, 0, 0, time.UTC)
 		if err := s.UpdateModbusDevice(ctx, dev); err != nil {
 			t.Fatal(err)
 		}

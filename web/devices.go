@@ -444,7 +444,20 @@ func modbusFromForm(v map[string]string) (wardwatch.ModbusDevice, error) {
 	if d.Timeout, err = formDuration(v, "timeout", "The timeout", 2*time.Second); err != nil {
 		return d, err
 	}
+	if s := strings.TrimSpace(v["calibration_due"]); s != "" {
+		if d.CalibrationDue, err = time.Parse(time.DateOnly, s); err != nil {
+			return d, wardwatch.Errorf(wardwatch.EINVALID, "Calibration due must be a date (YYYY-MM-DD).")
+		}
+	}
 	return d, nil
+}
+
+// dateText is t as a form's date value; "" for zero.
+func dateText(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.DateOnly)
 }
 
 // handleSaveModbus creates or updates a device; with action=test it only

@@ -618,7 +618,7 @@ func (s *alertService) reload(ctx context.Context, site tracker.Site, profile fu
 				unitID = 0
 			}
 			cfg.Sensors = append(cfg.Sensors, alerts.Sensor{ID: d.Name + "/" + f.Name, Name: d.Name + " " + f.Name, UnitID: unitID,
-				Parent: parent, Interval: d.Interval})
+				Parent: parent, Interval: d.Interval, CalibrationDue: d.CalibrationDue})
 		}
 	}
 	for _, g := range site.Gateways {

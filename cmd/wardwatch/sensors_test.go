@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wardwatch/wardwatch"
+	"github.com/wardwatch/wardwatch/alerts"
 	"github.com/wardwatch/wardwatch/sim/modbussim"
 )
 
@@ -35,7 +36,8 @@ func TestModbusThroughTheService(t *testing.T) {
 	}
 	units, _ := s.store.Units(ctx)
 	form := url.Values{"name": {"fridge-1"}, "unit": {strconv.FormatInt(units[0].ID, 10)}, "transport": {"tcp"}, "address": {addr},
-		"slave_id": {"1"}, "profile": {devs[0].Kind.Profile()}, "interval": {"1s"}, "timeout": {"500ms"}, "enabled": {"on"}}
+		"slave_id": {"1"}, "profile": {devs[0].Kind.Profile()}, "interval": {"1s"}, "timeout": {"500ms"}, "enabled": {"on"},
+		"calibration_due": {time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)}}
 	form.Set("action", "test")
 	code, page := s.post("/admin/modbus", form)
 	if code != http.StatusOK || !strings.Contains(page, "Read ") || !strings.Contains(page, "°C") {
@@ -66,6 +68,15 @@ func TestModbusThroughTheService(t *testing.T) {
 	if _, page = s.get("/admin/modbus"); !strings.Contains(page, "Online") {
 		t.Error("the device list does not show it online")
 	}
+	// Its calibration certificate ran out yesterday: an alert says so.
+	eventually(t, "the expired calibration raises an alert", func() bool {
+		for _, a := range s.app.alerts.Open() {
+			if a.Key.Rule == alerts.RuleCalibrationExpired && a.Key.Subject.ID == "fridge-1/cabinet" {
+				return true
+			}
+		}
+		return false
+	})
 	eventually(t, "the reading reaches the telemetry store", func() bool {
 		got, _ := s.app.telemetry.Readings(ctx, wardwatch.SeriesQuery{SensorID: "fridge-1/cabinet", Metric: wardwatch.MetricTemperature,
 			From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Hour)})
