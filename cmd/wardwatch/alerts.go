@@ -41,7 +41,8 @@ type alertService struct {
 	pumps  *alerts.PumpEvaluator
 	book   *alerts.Book
 
-	dispatcher *notify.Dispatcher // nil: in-app only
+	dispatcher *notify.Dispatcher      // nil: in-app only
+	channels   map[alerts.Channel]bool // the channels the dispatcher delivers
 	// unconfirmed holds the alerts that were active when WardWatch last
 	// stopped, by key, until an evaluator raises or clears them again;
 	// those still unconfirmed restoreGrace after the start are cleared.
@@ -187,6 +188,10 @@ func newDispatcher(cfg AlertsConfig, s *alertService, logger *slog.Logger, reg p
 			set[h.Name] = w
 		}
 		senders[alerts.ChannelWebhook] = set
+	}
+	s.channels = map[alerts.Channel]bool{}
+	for ch := range senders {
+		s.channels[ch] = true
 	}
 	if len(senders) == 0 {
 		return nil, nil
@@ -547,6 +552,10 @@ func (s *alertService) escalate(ctx context.Context, now time.Time) {
 			s.delivered(n, nil, now)
 			continue
 		}
+		if !s.channels[n.Channel] {
+			s.delivered(n, fmt.Errorf("%s delivery is not configured", n.Channel), now)
+			continue
+		}
 		targets := alerts.Expand(n, contacts)
 		if len(targets) == 0 {
 			s.m.noRecipients.Inc()
@@ -556,8 +565,8 @@ func (s *alertService) escalate(ctx context.Context, now time.Time) {
 			continue
 		}
 		for _, t := range targets {
-			if s.dispatcher == nil || !s.dispatcher.Enqueue(t) {
-				s.delivered(t, fmt.Errorf("%s delivery is not configured or its queue is full", t.Channel), now)
+			if !s.dispatcher.Enqueue(t) {
+				s.delivered(t, fmt.Errorf("the %s queue is full", t.Channel), now)
 			}
 		}
 	}
@@ -863,4 +872,32 @@ func (a *app) unitSensors(ctx context.Context, unitID int64) ([]web.UnitSensor, 
 		}
 	}
 	return out, nil
+}
+
+// statusSetter stores a status a person set on an asset and tells the
+// asset rules, so automation never overrides it (in repair stays in repair
+// through the soiled utility room) and PAR counts follow it.
+type statusSetter struct {
+	store  *sql.Store
+	alerts *alertService
+}
+
+// SetAssetStatus stores the status and tells the alert rules.
+func (s statusSetter) SetAssetStatus(ctx context.Context, id int64, st wardwatch.AssetStatus) error {
+	if err := s.store.SetAssetStatus(ctx, id, st); err != nil {
+		return err
+	}
+	s.alerts.StatusSet(id, alerts.AssetStatus(st))
+	return nil
+}
+
+// StatusSet judges a status a person set on an asset.
+func (s *alertService) StatusSet(id int64, st alerts.AssetStatus) {
+	s.observe(func(now time.Time) (alerts.Output, error) {
+		out, err := s.assets.SetStatus(id, st, now)
+		if wardwatch.ErrorCode(err) == wardwatch.ENOTFOUND { // not tracked (yet): the next reload reads the store
+			return alerts.Output{}, nil
+		}
+		return out, err
+	})
 }

@@ -10,7 +10,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/wardwatch/wardwatch"
 	"github.com/wardwatch/wardwatch/alerts"
+	"github.com/wardwatch/wardwatch/tracker"
 )
 
 // TestAlertsSurviveRestart stops the alert service with two active alerts
@@ -89,5 +91,47 @@ func TestAlertsSurviveRestart(t *testing.T) {
 	}
 	if a.State != alerts.StateRTNUnack {
 		t.Errorf("state %s: a latched alert nobody acknowledged stays for someone to see", a.State)
+	}
+}
+
+// TestPeopleStatusesOutrankAutomation: a pump biomed marked in repair keeps
+// that status when it is wheeled through the soiled utility room, while
+// another pump taken there becomes soiled by the zone rule.
+func TestPeopleStatusesOutrankAutomation(t *testing.T) {
+	h := startHospital(t, nil)
+	ctx := context.Background()
+	zones, err := h.store.Zones(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var soiled wardwatch.Zone
+	for _, z := range zones {
+		if z.Kind == wardwatch.ZoneSoiledUtility {
+			soiled = z
+			break
+		}
+	}
+	if soiled.ID == 0 {
+		t.Fatal("the demo hospital has no soiled utility room")
+	}
+	as, err := h.store.Assets(ctx)
+	if err != nil || len(as) < 2 {
+		t.Fatalf("assets: %d, %v", len(as), err)
+	}
+	repaired, control := as[0], as[1]
+	if err := (statusSetter{store: h.store, alerts: h.app.alerts}).SetAssetStatus(ctx, repaired.ID, wardwatch.StatusInRepair); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	h.app.alerts.ObserveTracker(tracker.Output{ZoneChanges: []wardwatch.ZoneChange{
+		{AssetID: repaired.ID, FloorID: soiled.FloorID, ToZone: soiled.ID, Time: now},
+		{AssetID: control.ID, FloorID: soiled.FloorID, ToZone: soiled.ID, Time: now},
+	}})
+	eventually(t, "the other pump becomes soiled", func() bool {
+		a, err := h.store.Asset(ctx, control.ID)
+		return err == nil && a.Status == wardwatch.StatusSoiled
+	})
+	if a, _ := h.store.Asset(ctx, repaired.ID); a.Status != wardwatch.StatusInRepair {
+		t.Errorf("the pump in repair became %q", a.Status)
 	}
 }

@@ -216,7 +216,7 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 		Layout:        store,
 		Kiosks:        store,
 		History:       telemetry,
-		Assets:        store,
+		Assets:        statusSetter{store: store, alerts: a.alerts},
 		Location:      location(cfg.HTTP.TimeZone),
 		Audit:         store,
 		GatewayHealth: a.health.Snapshot,
