@@ -353,6 +353,7 @@ const (
 	SubjectPump       SubjectKind = "pump"        // ID: the pump's serial
 	SubjectPumpTarget SubjectKind = "pump_target" // ID: the SNMP target's decimal ID
 	SubjectPAR        SubjectKind = "par"         // ID: the PAR level's ID
+	SubjectSystem     SubjectKind = "system"      // ID: a part of WardWatch itself ("telemetry-spool")
 )
 
 // Subject is the thing an alert is about.

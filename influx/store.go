@@ -68,6 +68,13 @@ type Store struct {
 
 var _ wardwatch.Telemetry = (*Store)(nil)
 
+// SpoolFill returns the spool's bytes on disk and its bound: how close
+// WardWatch is to refusing telemetry while InfluxDB is away.
+func (s *Store) SpoolFill() (bytes, max int64) {
+	b, _ := s.spool.stats()
+	return b, s.cfg.SpoolMaxBytes
+}
+
 // Health is what the admin UI shows about the InfluxDB store.
 type Health struct {
 	// Reachable is true when the last request to InfluxDB (a write or a

@@ -64,6 +64,11 @@ type alertService struct {
 	seq    uint64
 
 	m alertMetrics
+
+	// spoolFill, when set, reports the InfluxDB spool's bytes and bound;
+	// spoolAlarm is whether its alert is raised (Run's goroutine only).
+	spoolFill  func() (bytes, max int64)
+	spoolAlarm bool
 }
 
 // pendingAlerts is what is not yet stored: alerts by ID (latest version),
@@ -465,6 +470,7 @@ func (s *alertService) tick(ctx context.Context) {
 	now := s.now()
 	out := merge(merge(s.eval.Tick(now), s.assets.Tick(now)), s.pumps.Tick(now))
 	out.Changes = append(out.Changes, s.expireUnconfirmed(now)...)
+	out.Changes = append(out.Changes, s.checkSpool(now)...)
 	s.apply(ctx, out, nil)
 	changed, audits := s.book.Tick(now)
 	s.keep(changed, audits, nil)
@@ -527,6 +533,45 @@ func (s *alertService) expireUnconfirmed(now time.Time) []alerts.Change {
 				a.SubjectName, s.started.Format(time.RFC3339))})
 	}
 	return cs
+}
+
+// The telemetry spool alert: InfluxDB unreachable or slow long enough that
+// the on-disk spool fills toward its bound, past which telemetry is
+// refused. It raises at spoolRaiseAt of the bound and clears below
+// spoolClearAt.
+const (
+	spoolRaiseAt = 0.5
+	spoolClearAt = 0.4
+)
+
+var spoolRule = alerts.Rule{ID: "telemetry_spool_filling", Name: "Telemetry spool filling (InfluxDB unreachable or slow)",
+	Category: alerts.CategoryEquipment, Priority: alerts.PriorityHigh, Team: alerts.TeamFacilities}
+
+// checkSpool raises or clears the telemetry spool alert.
+func (s *alertService) checkSpool(now time.Time) []alerts.Change {
+	if s.spoolFill == nil {
+		return nil
+	}
+	b, max := s.spoolFill()
+	if max <= 0 {
+		return nil
+	}
+	f := float64(b) / float64(max)
+	c := alerts.Change{Key: alerts.Key{Rule: spoolRule.ID, Subject: alerts.Subject{Kind: alerts.SubjectSystem, ID: "telemetry-spool"}},
+		Rule: spoolRule, Priority: spoolRule.Priority, Team: spoolRule.Team, SubjectName: "Telemetry spool", Time: now, Since: now,
+		Value: 100 * f, Peak: math.NaN(), Trough: math.NaN()}
+	switch {
+	case !s.spoolAlarm && f >= spoolRaiseAt:
+		s.spoolAlarm, c.Type = true, alerts.ChangeRaise
+		c.Message = fmt.Sprintf("The telemetry spool holds %d MB of its %d MB (%.0f %%): InfluxDB is not taking data. At 100 %% new readings are refused.",
+			b>>20, max>>20, 100*f)
+	case s.spoolAlarm && f < spoolClearAt:
+		s.spoolAlarm, c.Type = false, alerts.ChangeClear
+		c.Message = fmt.Sprintf("The telemetry spool is draining: %.0f %% full.", 100*f)
+	default:
+		return nil
+	}
+	return []alerts.Change{c}
 }
 
 // escalate sends the notifications that fell due.

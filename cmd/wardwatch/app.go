@@ -98,6 +98,9 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 		return nil, err
 	}
 	a.alerts.seedLastSeen(latest)
+	if influxStore != nil {
+		a.alerts.spoolFill = influxStore.SpoolFill
+	}
 	a.runner = tracker.NewRunner(engine, cfg.Tracker.Interval, 0, func(out tracker.Output) {
 		a.hub.Publish(out.Positions)
 		a.alerts.ObserveTracker(out)

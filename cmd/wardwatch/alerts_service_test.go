@@ -135,3 +135,29 @@ func TestPeopleStatusesOutrankAutomation(t *testing.T) {
 		t.Errorf("the pump in repair became %q", a.Status)
 	}
 }
+
+// TestSpoolAlert raises the telemetry spool alert at half full and clears
+// it below 40 %, with no chatter in between.
+func TestSpoolAlert(t *testing.T) {
+	s := &alertService{}
+	var fill int64
+	s.spoolFill = func() (int64, int64) { return fill, 1000 << 20 }
+	t0 := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	for i, step := range []struct {
+		mb   int64
+		want alerts.ChangeType
+	}{{100, ""}, {499, ""}, {500, alerts.ChangeRaise}, {900, ""}, {450, ""}, {401, ""}, {399, alerts.ChangeClear}, {10, ""}, {600, alerts.ChangeRaise}} {
+		fill = step.mb << 20
+		cs := s.checkSpool(t0.Add(time.Duration(i) * time.Minute))
+		var got alerts.ChangeType
+		if len(cs) == 1 {
+			got = cs[0].Type
+			if cs[0].Key.Subject.Kind != alerts.SubjectSystem || cs[0].Team != alerts.TeamFacilities || cs[0].Message == "" {
+				t.Errorf("step %d: change %+v", i, cs[0])
+			}
+		}
+		if got != step.want || len(cs) > 1 {
+			t.Errorf("step %d (%d MB): %d changes, type %q; want %q", i, step.mb, len(cs), got, step.want)
+		}
+	}
+}
