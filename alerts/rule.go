@@ -111,6 +111,25 @@ func (t Team) Valid() bool {
 	return false
 }
 
+// Label is the team as users read it.
+func (t Team) Label() string {
+	switch t {
+	case TeamPharmacy:
+		return "Pharmacy"
+	case TeamFacilities:
+		return "Facilities"
+	case TeamBiomed:
+		return "Biomed"
+	case TeamLab:
+		return "Laboratory"
+	case TeamEVS:
+		return "Environmental services"
+	case TeamNursing:
+		return "Nursing"
+	}
+	return string(t)
+}
+
 // Category groups rules by what they watch; shelving limits and reports key
 // on it.
 type Category string

@@ -84,24 +84,6 @@ var settingsConditions = []alerts.Condition{alerts.Above, alerts.AtOrAbove, aler
 var settingsAssetKinds = []wardwatch.AssetKind{wardwatch.AssetInfusionPump, wardwatch.AssetWheelchair, wardwatch.AssetBed,
 	wardwatch.AssetMonitor, wardwatch.AssetVentilator, wardwatch.AssetOther}
 
-func settingsTeamLabel(t alerts.Team) string {
-	switch t {
-	case alerts.TeamPharmacy:
-		return "Pharmacy"
-	case alerts.TeamFacilities:
-		return "Facilities"
-	case alerts.TeamBiomed:
-		return "Biomed"
-	case alerts.TeamLab:
-		return "Laboratory"
-	case alerts.TeamEVS:
-		return "Environmental services"
-	case alerts.TeamNursing:
-		return "Nursing"
-	}
-	return string(t)
-}
-
 func settingsChannelLabel(c alerts.Channel) string {
 	switch c {
 	case alerts.ChannelInApp:
@@ -1222,7 +1204,7 @@ func reachPreview(ps alerts.Policies, contacts []alerts.Contact, unitNames map[i
 					continue
 				}
 				out = append(out, reachLine{
-					Text:    fmt.Sprintf("%s alerts of %s, %s: %s", pr.Label(), strings.ToLower(settingsTeamLabel(team)), scope, strings.Join(details, "; ")),
+					Text:    fmt.Sprintf("%s alerts of %s, %s: %s", pr.Label(), strings.ToLower(team.Label()), scope, strings.Join(details, "; ")),
 					Nobody:  nobody,
 					Details: details,
 				})

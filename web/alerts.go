@@ -596,25 +596,6 @@ func inboxChannelLabel(c alerts.Channel) string {
 	return string(c)
 }
 
-// inboxTeamLabel is a team as users read it.
-func inboxTeamLabel(t alerts.Team) string {
-	switch t {
-	case alerts.TeamPharmacy:
-		return "Pharmacy"
-	case alerts.TeamFacilities:
-		return "Facilities"
-	case alerts.TeamBiomed:
-		return "Biomed"
-	case alerts.TeamLab:
-		return "Laboratory"
-	case alerts.TeamEVS:
-		return "Environmental services"
-	case alerts.TeamNursing:
-		return "Nursing"
-	}
-	return string(t)
-}
-
 // inboxSuppressionLabel says why an alert is suppressed.
 func inboxSuppressionLabel(k alerts.SuppressionKind) string {
 	switch k {
@@ -694,7 +675,7 @@ func inboxExcursionChart(a alerts.Alert, s inboxSite) *inboxChart {
 // Pure.
 func buildInboxDetail(rec AlertRecord, s inboxSite, roles []string, canAct bool) inboxDetailView {
 	a := rec.Alert
-	v := inboxDetailView{A: a, Row: newInboxRow(a, s, canAct), Unit: s.unitName(a.UnitID), Team: inboxTeamLabel(a.Team)}
+	v := inboxDetailView{A: a, Row: newInboxRow(a, s, canAct), Unit: s.unitName(a.UnitID), Team: a.Team.Label()}
 	t := func(label string, at time.Time) {
 		if !at.IsZero() {
 			v.Times = append(v.Times, inboxFact{Label: label, Value: inboxTime(at, s.loc), ISO: inboxISO(at)})
