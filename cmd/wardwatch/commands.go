@@ -104,6 +104,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	defer store.Close()
+	if cfg.Provision.File != "" {
+		if err := applyAtStart(ctx, store, cfg.Provision.File, getenv, logger); err != nil {
+			return err
+		}
+	}
 	a, ln, err := listenApp(ctx, cfg, store, logger)
 	if err != nil {
 		return err

@@ -29,6 +29,7 @@ type Config struct {
 	MQTT      MQTTConfig      `yaml:"mqtt"`
 	Pumps     PumpsConfig     `yaml:"pumps"`
 	Alerts    AlertsConfig    `yaml:"alerts"`
+	Provision ProvisionConfig `yaml:"provision"`
 	Demo      DemoConfig      `yaml:"demo"`
 	Log       LogConfig       `yaml:"log"`
 }
@@ -129,6 +130,12 @@ type AlertsConfig struct {
 	SMTPTLS           string        `yaml:"smtp_tls"`
 	Webhooks          string        `yaml:"webhooks"`
 	WebhookSecretFile string        `yaml:"webhook_secret_file"`
+}
+
+// ProvisionConfig names a site file (provision/FORMAT.md) applied at
+// start-up, as `wardwatch apply -f` would without -prune.
+type ProvisionConfig struct {
+	File string `yaml:"file"`
 }
 
 // WebhookEndpoint is a named webhook receiver (a paging gateway, nurse

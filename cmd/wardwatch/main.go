@@ -51,6 +51,10 @@ const usage = `Usage:
                                      run the location engine over recorded sightings
   wardwatch calibrate --gateways G.csv --sightings S.csv (--truth T.csv | --gateway-to-gateway)
                       --out G2.csv   fit gateway radio parameters from a survey or from gateways
+  wardwatch apply -f site.yaml [-dry-run] [-prune] [-config FILE]
+                                     make the configuration match a site file
+  wardwatch export [-o FILE] [-config FILE]
+                                     write the configuration as a site file
   wardwatch version                  print the version
 
 Configuration: see config.example.yaml; every key can be set with a WARDWATCH_… variable.
@@ -80,6 +84,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runReplay(ctx, rest, getenv, stdout, stderr)
 	case "calibrate":
 		return runCalibrate(ctx, rest, getenv, stdout, stderr)
+	case "apply":
+		return runApply(ctx, rest, getenv, stdout, stderr)
+	case "export":
+		return runExport(ctx, rest, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "wardwatch %s\n", version)
 		return nil
