@@ -68,8 +68,7 @@ type assetView struct {
 	Found     bool // arrived from "find nearest"
 	Current   searchHit
 	MapURL    string
-	PMOverdue bool
-	PMText    string
+	PM        pmDue
 	AtInput   string // the "where was it at" moment, as a datetime-local value
 	AtText    string
 	AtOK      bool
@@ -86,6 +85,34 @@ type assetView struct {
 	PumpAge     string
 	PumpAlarms  []wardwatch.PumpAlarm
 	PumpLibrary string
+}
+
+// pmDue is an asset's next preventive maintenance as users read it.
+type pmDue struct {
+	Text    string // "PM due 1 Dec 2026", "PM overdue since 1 Dec 2026"; "" when none is scheduled
+	Date    string // the due date, "2026-12-01"
+	Overdue bool
+}
+
+// pmStatus words an asset's PM due date (zero: not scheduled) at now, in
+// loc: due through the due day, overdue from the day after. Pure.
+func pmStatus(due, now time.Time, loc *time.Location) pmDue {
+	if due.IsZero() {
+		return pmDue{}
+	}
+	if loc == nil {
+		loc = time.UTC
+	}
+	d, n := due.In(loc), now.In(loc)
+	dueDay := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC)
+	today := time.Date(n.Year(), n.Month(), n.Day(), 0, 0, 0, 0, time.UTC)
+	pm := pmDue{Date: d.Format(time.DateOnly), Overdue: today.After(dueDay)}
+	if pm.Overdue {
+		pm.Text = "PM overdue since " + d.Format("2 Jan 2006")
+	} else {
+		pm.Text = "PM due " + d.Format("2 Jan 2006")
+	}
+	return pm
 }
 
 // trailWindow is how much history the asset page shows before the chosen
@@ -124,10 +151,7 @@ func handleAsset(logger *slog.Logger, store Store, live Live, history History, p
 		if v.Current.Located {
 			v.MapURL = floorPath(v.Current.Pos.FloorID) + "#asset-" + idText(a.ID)
 		}
-		if !a.PMDue.IsZero() {
-			v.PMText = a.PMDue.In(loc).Format("2 Jan 2006")
-			v.PMOverdue = a.PMDue.Before(t)
-		}
+		v.PM = pmStatus(a.PMDue, t, loc)
 		if pumps != nil && (a.Serial != "" || a.AssetTag != "") {
 			for _, ps := range pumps() {
 				if ps.Serial == a.Serial || (a.Serial == "" && ps.Serial == a.AssetTag) {

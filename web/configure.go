@@ -54,6 +54,7 @@ func (c *configAdmin) configChanged(ctx context.Context) {
 type assetAdminRow struct {
 	Asset wardwatch.Asset
 	Tags  []string
+	PM    pmDue
 }
 
 type assetsAdminView struct {
@@ -85,8 +86,9 @@ func (c *configAdmin) assetsView(ctx context.Context) (assetsAdminView, error) {
 		byAsset[t.AssetID] = append(byAsset[t.AssetID], t.ID)
 	}
 	v := assetsAdminView{Edit: wardwatch.Asset{Kind: wardwatch.AssetInfusionPump}}
+	now := time.Now()
 	for _, a := range as {
-		v.Rows = append(v.Rows, assetAdminRow{Asset: a, Tags: byAsset[a.ID]})
+		v.Rows = append(v.Rows, assetAdminRow{Asset: a, Tags: byAsset[a.ID], PM: pmStatus(a.PMDue, now, c.loc)})
 	}
 	return v, nil
 }

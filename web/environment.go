@@ -8,8 +8,12 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wardwatch/wardwatch"
 	"github.com/wardwatch/wardwatch/alerts"
@@ -37,6 +41,11 @@ type envUnit struct {
 	// Quarantine lists the unit's excursions with an uncleared "DO NOT
 	// USE" quarantine (the compliance records).
 	Quarantine []alerts.Excursion
+	// Pressure is a pressure room's required relationship and its
+	// status; nil for other units.
+	Pressure *envPressure
+	Trend    envTrend
+	Links    envLinks
 }
 
 // envStaleAfter is when a unit's value is shown as stale: two missed polls
@@ -132,6 +141,11 @@ func buildEnvironment(units []wardwatch.MonitoredUnit, devices []wardwatch.Modbu
 			eu.Problem = eu.Problem || !v.InRange || v.Stale
 			eu.Values = append(eu.Values, v)
 		}
+		if rg, ok := ranges[wardwatch.MetricPressure]; ok {
+			r, has := newest[u.ID][wardwatch.MetricPressure]
+			ep := pressureRelation(u.Profile, rg, r.Value, has, has && now.Sub(r.Time) > envStaleAfter)
+			eu.Pressure = &ep
+		}
 		if eu.Devices > 0 && len(eu.Values) == 0 {
 			eu.Problem = true // bound to a device that has not reported
 		}
@@ -157,49 +171,361 @@ type EnvironmentSource interface {
 	ModbusDevices(ctx context.Context) ([]wardwatch.ModbusDevice, error)
 }
 
-// handleEnvironment shows every monitored unit with its live values,
-// ranges and status, problems first.
-// quarantined, when set, reports the units showing "DO NOT USE"; those
-// are listed first with a badge linking to the excursion.
-func handleEnvironment(logger *slog.Logger, store Store, src EnvironmentSource, latest func() []wardwatch.Reading, quarantined func(ctx context.Context) (map[int64][]alerts.Excursion, error), now func() time.Time) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		units, err := src.Units(ctx)
+// Limits of the dashboard's trends.
+const (
+	// envTrendWindow is how far back a unit's sparkline reaches, in
+	// envTrendBucket buckets (the compliance series' resolution).
+	envTrendWindow = 24 * time.Hour
+	envTrendBucket = 15 * time.Minute
+	// envTrendBudget bounds the time all of a page's trends may take: a
+	// slow telemetry store costs the sparklines ("no trend"), never the
+	// page.
+	envTrendBudget = 3 * time.Second
+	// envTrendWorkers bounds the trend queries in flight for one page.
+	envTrendWorkers = 4
+)
+
+// envTrend is a unit's sparkline: the last 24 h of its primary reading.
+type envTrend struct {
+	SVG    string // the inline <svg>; "" when there is no trend
+	Sensor UnitSensor
+	Note   string // why there is no trend: "no trend", "no sensor"
+}
+
+// envLinks are where a unit's row leads; "" hides a link.
+type envLinks struct {
+	Daily      string // the daily min/max log
+	Chart      string // the primary reading's chart over the last 24 h
+	Alerts     string // the alert inbox filtered to the unit
+	Excursions string // the excursion records of the unit
+}
+
+// envDashboard serves the environment dashboard.
+type envDashboard struct {
+	logger      *slog.Logger
+	store       Store
+	src         EnvironmentSource
+	latest      func() []wardwatch.Reading
+	quarantined func(ctx context.Context) (map[int64][]alerts.Excursion, error)
+	now         func() time.Time
+	loc         *time.Location
+
+	// readings and sensors draw the sparklines; either nil shows none.
+	readings Readings
+	sensors  func(ctx context.Context, unitID int64) ([]UnitSensor, error)
+	// records, daily and alerts say which linked pages are served.
+	records, daily, alerts bool
+	trendFailures          prometheus.Counter
+	budget                 time.Duration // for all of a page's trends; 0: envTrendBudget
+}
+
+// environmentHandler is the environment dashboard with everything cfg
+// offers: sparklines (Readings, UnitSensors), links to the record and
+// alert pages, and the quarantine badges (Records).
+func environmentHandler(cfg Config) http.Handler {
+	cfg = cfg.withDefaults()
+	d := &envDashboard{logger: cfg.Logger, store: cfg.Store, latest: cfg.LatestReadings, now: cfg.Now, loc: cfg.Location,
+		readings: cfg.Readings, sensors: cfg.UnitSensors,
+		records: cfg.Records != nil, alerts: cfg.Alerts != nil,
+		trendFailures: register(cfg.Registerer, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wardwatch_environment_trend_failures_total",
+			Help: "Environment dashboard sparklines not drawn because the unit's sensors or series could not be read in time.",
+		})),
+	}
+	if cfg.Devices != nil {
+		d.src = cfg.Devices
+	}
+	d.daily = d.records && cfg.Readings != nil && cfg.UnitSensors != nil
+	if cfg.Records != nil {
+		d.quarantined = quarantineSource(cfg.Records)
+	}
+	return d
+}
+
+func (d *envDashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if d.src == nil {
+		renderError(w, r, d.logger, wardwatch.Errorf(wardwatch.ENOTFOUND, "Environment monitoring is not enabled."))
+		return
+	}
+	units, err := d.src.Units(ctx)
+	if err != nil {
+		renderError(w, r, d.logger, fmt.Errorf("list units: %w", err))
+		return
+	}
+	devices, err := d.src.ModbusDevices(ctx)
+	if err != nil {
+		renderError(w, r, d.logger, fmt.Errorf("list devices: %w", err))
+		return
+	}
+	_, zones, err := floorAndZoneNames(ctx, d.store)
+	if err != nil {
+		renderError(w, r, d.logger, err)
+		return
+	}
+	var rs []wardwatch.Reading
+	if d.latest != nil {
+		rs = d.latest()
+	}
+	now := d.now()
+	eus := buildEnvironment(units, devices, rs, zones, now)
+	quarantineUnknown := false
+	if d.quarantined != nil {
+		qs, err := d.quarantined(ctx)
 		if err != nil {
-			renderError(w, r, logger, fmt.Errorf("list units: %w", err))
-			return
+			d.logger.LogAttrs(ctx, slog.LevelError, "read quarantines for environment page", slog.String("error", err.Error()))
+			quarantineUnknown = true
 		}
-		devices, err := src.ModbusDevices(ctx)
-		if err != nil {
-			renderError(w, r, logger, fmt.Errorf("list devices: %w", err))
-			return
+		for i := range eus {
+			eus[i].Quarantine = qs[eus[i].Unit.ID]
 		}
-		_, zones, err := floorAndZoneNames(ctx, store)
-		if err != nil {
-			renderError(w, r, logger, err)
-			return
-		}
-		var rs []wardwatch.Reading
-		if latest != nil {
-			rs = latest()
-		}
-		eus := buildEnvironment(units, devices, rs, zones, now())
-		quarantineUnknown := false
-		if quarantined != nil {
-			qs, err := quarantined(ctx)
-			if err != nil {
-				logger.LogAttrs(ctx, slog.LevelError, "read quarantines for environment page", slog.String("error", err.Error()))
-				quarantineUnknown = true
+		slices.SortStableFunc(eus, func(a, b envUnit) int {
+			return cmp.Compare(min(len(b.Quarantine), 1), min(len(a.Quarantine), 1))
+		})
+	}
+	vw := viewerFrom(ctx)
+	d.addTrends(ctx, eus, now)
+	for i := range eus {
+		eus[i].Links = d.links(eus[i], now, vw)
+	}
+	p := newPageMeta(r, "Environment")
+	p.Nav = "environment"
+	render(w, r, d.logger, http.StatusOK, environmentPage(p, eus, quarantineUnknown))
+}
+
+// addTrends draws each unit's sparkline: one sensor list and one series
+// query per unit, a few at a time, all within envTrendBudget. A unit
+// whose trend cannot be read says "no trend"; the page never fails for it.
+func (d *envDashboard) addTrends(ctx context.Context, eus []envUnit, now time.Time) {
+	if d.readings == nil || d.sensors == nil {
+		return
+	}
+	budget := d.budget
+	if budget <= 0 {
+		budget = envTrendBudget
+	}
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	from, to := now.Add(-envTrendWindow), now
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range min(envTrendWorkers, len(eus)) {
+		wg.Go(func() {
+			for i := range jobs {
+				eus[i].Trend = d.trend(ctx, eus[i].Unit, from, to)
 			}
-			for i := range eus {
-				eus[i].Quarantine = qs[eus[i].Unit.ID]
-			}
-			slices.SortStableFunc(eus, func(a, b envUnit) int {
-				return cmp.Compare(min(len(b.Quarantine), 1), min(len(a.Quarantine), 1))
-			})
+		})
+	}
+	for i := range eus {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+}
+
+// trend reads and draws one unit's sparkline.
+func (d *envDashboard) trend(ctx context.Context, u wardwatch.MonitoredUnit, from, to time.Time) envTrend {
+	fail := func(what string, err error) envTrend {
+		if d.trendFailures != nil {
+			d.trendFailures.Inc()
 		}
-		p := newPageMeta(r, "Environment")
-		p.Nav = "environment"
-		render(w, r, logger, http.StatusOK, environmentPage(p, eus, quarantineUnknown))
+		d.logger.LogAttrs(ctx, slog.LevelWarn, "environment trend", slog.Int64("unit", u.ID), slog.String("step", what), slog.String("error", err.Error()))
+		return envTrend{Note: "no trend"}
+	}
+	if err := ctx.Err(); err != nil {
+		return fail("budget", err)
+	}
+	ss, err := d.sensors(ctx, u.ID)
+	if err != nil {
+		return fail("sensors", err)
+	}
+	s, ok := primarySensor(u, ss)
+	if !ok {
+		return envTrend{Note: "no sensor"}
+	}
+	bs, err := d.readings.ReadingSeries(ctx, wardwatch.SeriesQuery{SensorID: s.SensorID, Metric: s.Metric, From: from, To: to, Interval: envTrendBucket})
+	if err != nil {
+		return fail("series", err)
+	}
+	low, high := math.NaN(), math.NaN()
+	if rg, ok := rangeOf(unitProfile(u), s.Metric); ok {
+		low, high = rg.Low, rg.High
+	}
+	pts := make([]chartPoint, 0, len(bs))
+	for _, b := range bs {
+		if b.Count > 0 {
+			pts = append(pts, chartPoint{T: b.Start, Min: b.Min, Max: b.Max, Mean: b.Mean})
+		}
+	}
+	svg := renderSparkline(sparkSpec{
+		ID: "spark-" + strconv.FormatInt(u.ID, 10), Title: u.Name + " " + metricWord(s.Metric) + ", last 24 hours",
+		Metric: s.Metric, From: from, To: to, Low: low, High: high, Points: pts, Gap: recordHold + envTrendBucket,
 	})
+	return envTrend{SVG: svg, Sensor: s}
+}
+
+// links are the pages a unit's row leads to that the viewer may open.
+func (d *envDashboard) links(eu envUnit, now time.Time, vw *viewer) envLinks {
+	var l envLinks
+	id := strconv.FormatInt(eu.Unit.ID, 10)
+	if d.records && vw.can(permRecords) {
+		l.Excursions = withQuery("/records", "unit", id)
+		if d.daily {
+			l.Daily = unitDailyPath(eu.Unit.ID)
+		}
+		if d.readings != nil && eu.Trend.Sensor.SensorID != "" {
+			low, high := math.NaN(), math.NaN()
+			if rg, ok := rangeOf(unitProfile(eu.Unit), eu.Trend.Sensor.Metric); ok {
+				low, high = rg.Low, rg.High
+			}
+			to := now.Truncate(time.Minute).Add(time.Minute)
+			l.Chart = chartPath(eu.Trend.Sensor.SensorID, eu.Trend.Sensor.Metric, to.Add(-envTrendWindow), to, low, high)
+		}
+	}
+	if d.alerts && vw.can(permAlerts) {
+		l.Alerts = withQuery("/alerts", "unit", id)
+	}
+	return l
+}
+
+// primaryMetric is what a unit's trend shows: a pressure room's
+// differential pressure, else the profile's primary range (temperature
+// first), else temperature.
+func primaryMetric(u wardwatch.MonitoredUnit) wardwatch.Metric {
+	p := unitProfile(u)
+	if _, ok := rangeOf(p, wardwatch.MetricPressure); ok {
+		return wardwatch.MetricPressure
+	}
+	if r, ok := primaryRange(p); ok {
+		return r.Metric
+	}
+	return wardwatch.MetricTemperature
+}
+
+// primarySensor picks the sensor of the unit's primary metric, else its
+// first sensor of a metric the dashboard shows, in metricOrder.
+func primarySensor(u wardwatch.MonitoredUnit, ss []UnitSensor) (UnitSensor, bool) {
+	want := primaryMetric(u)
+	for _, s := range ss {
+		if s.Metric == want {
+			return s, true
+		}
+	}
+	for _, m := range metricOrder {
+		for _, s := range ss {
+			if s.Metric == m {
+				return s, true
+			}
+		}
+	}
+	return UnitSensor{}, false
+}
+
+// rangeOf is the profile's range of metric m.
+func rangeOf(p alerts.Profile, m wardwatch.Metric) (alerts.Range, bool) {
+	for _, r := range p.Ranges {
+		if r.Metric == m {
+			return r, true
+		}
+	}
+	return alerts.Range{}, false
+}
+
+// metricWord names a metric in a sentence.
+func metricWord(m wardwatch.Metric) string {
+	switch m {
+	case wardwatch.MetricPressure:
+		return "differential pressure"
+	case wardwatch.MetricDoorOpen:
+		return "door"
+	case wardwatch.MetricAirChanges:
+		return "air changes"
+	case wardwatch.MetricBatteryPercent, wardwatch.MetricBatteryVoltage:
+		return "battery"
+	}
+	return string(m)
+}
+
+// ---- pressure relationships ----
+
+// envPressure is a pressure room's required relationship to its
+// reference space and how the live value stands against it.
+type envPressure struct {
+	Required string // "Must be negative to the corridor: −2.5 Pa (−0.010 in. w.c.) or lower"
+	Value    string // the live value, "" when none
+	Status   string // "Meets the requirement", "REVERSED: the room is positive"…
+	OK       bool
+}
+
+// paPerInWC is pascals per inch of water column (at 4 °C, the usual HVAC
+// convention: 0.01 in. w.c. ≈ 2.49 Pa).
+const paPerInWC = 249.0889
+
+// paText prints a pressure with a real minus sign and in. w.c.: "−2.5 Pa
+// (−0.010 in. w.c.)".
+func paText(v float64) string {
+	sign := func(s string) string {
+		if strings.HasPrefix(s, "-") {
+			return "−" + s[1:]
+		}
+		return s
+	}
+	return sign(strconv.FormatFloat(v, 'f', -1, 64)) + " Pa (" + sign(strconv.FormatFloat(v/paPerInWC, 'f', 3, 64)) + " in. w.c.)"
+}
+
+// referenceSpace is what a room's differential pressure is measured
+// against.
+func referenceSpace(p wardwatch.UnitProfile) string {
+	if p == wardwatch.ProfileCompounding {
+		return "the adjoining space"
+	}
+	return "the corridor"
+}
+
+// pressureRelation judges a pressure room's live differential pressure
+// (has: a reading exists; stale: it is old) against its profile's
+// pressure range r. Pure.
+func pressureRelation(profile wardwatch.UnitProfile, r alerts.Range, v float64, has, stale bool) envPressure {
+	ref := referenceSpace(profile)
+	negative := !math.IsInf(r.High, 1) && r.High <= 0
+	positive := !math.IsInf(r.Low, -1) && r.Low >= 0
+	var ep envPressure
+	switch {
+	case negative && math.IsInf(r.Low, -1):
+		ep.Required = "Must be negative to " + ref + ": " + paText(r.High) + " or lower"
+	case negative:
+		ep.Required = "Must be negative to " + ref + ": between " + paText(r.Low) + " and " + paText(r.High)
+	case positive && math.IsInf(r.High, 1):
+		ep.Required = "Must be positive to " + ref + ": +" + paText(r.Low) + " or higher"
+	case positive:
+		ep.Required = "Must be positive to " + ref + ": between +" + paText(r.Low) + " and +" + paText(r.High)
+	default:
+		ep.Required = "Must stay within " + bandText(wardwatch.MetricPressure, r.Low, r.High) + " of " + ref
+	}
+	if !has {
+		ep.Status = "No reading"
+		return ep
+	}
+	ep.Value = strings.Replace(formatValue(wardwatch.MetricPressure, v), "-", "−", 1)
+	switch {
+	case stale:
+		ep.Status = "No current reading"
+	case negative && v > 0:
+		ep.Status = "REVERSED: the room is positive"
+	case positive && v < 0:
+		ep.Status = "REVERSED: the room is negative"
+	case v >= r.Low && v <= r.High:
+		ep.Status, ep.OK = "Meets the requirement", true
+	case negative && v > r.High:
+		ep.Status = "Not negative enough"
+	case negative:
+		ep.Status = "Too negative"
+	case positive && v < r.Low:
+		ep.Status = "Not positive enough"
+	case positive:
+		ep.Status = "Too positive"
+	default:
+		ep.Status = "Out of range"
+	}
+	return ep
 }

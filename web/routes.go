@@ -34,7 +34,7 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 	mux.Handle("GET /floors/{id}", page(handleFloor(logger, cfg.Store, cfg.Live, cfg.PumpStates, cfg.StaleAfter, cfg.Now)))
 	mux.Handle("GET /floors/{id}/plan", api(handleFloorPlan(logger, cfg.Store)))
 	mux.Handle("GET /floors/{id}/live", stream(handleFloorLive(logger, cfg.Store, cfg.Live)))
-	mux.Handle("GET /search", page(handleSearch(logger, cfg.Store, cfg.Live, cfg.StaleAfter, cfg.Now)))
+	mux.Handle("GET /search", page(handleSearch(logger, cfg.Store, cfg.Live, cfg.Location, cfg.StaleAfter, cfg.Now)))
 	mux.Handle("GET /pumps", page(handlePumps(logger, cfg.Store, cfg.Live, cfg.PumpStates, cfg.ApprovedDrugLibraries, cfg.Now)))
 	mux.Handle("GET /assets/{id}", page(handleAsset(logger, cfg.Store, cfg.Live, cfg.History, cfg.PumpStates, cfg.Location, cfg.StaleAfter, cfg.Now)))
 
@@ -103,7 +103,7 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 		mux.Handle("GET /admin/audit", admin(handleAuditLog(logger, cfg.Audit)))
 	}
 	if cfg.Devices != nil {
-		mux.Handle("GET /environment", page(handleEnvironment(logger, cfg.Store, cfg.Devices, cfg.LatestReadings, quarantineSource(cfg.Records), cfg.Now)))
+		mux.Handle("GET /environment", page(environmentHandler(cfg)))
 		d := &deviceAdmin{logger: logger, store: cfg.Devices, zones: cfg.Store, c: cfg.Collectors, now: cfg.Now, audit: audit}
 		mux.Handle("GET /admin/units", admin(d.handleUnits()))
 		mux.Handle("POST /admin/units", admin(d.handleSaveUnit()))

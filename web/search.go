@@ -99,6 +99,7 @@ type searchHit struct {
 	Stale    bool
 	Missing  bool
 	Seen     string
+	PM       pmDue  // set for the hits a page shows
 	rank     int    // 0 fresh, 1 stale, 2 missing or never located
 	sortName string // lower-case name, for ordering
 }
@@ -246,9 +247,10 @@ func nearZone(r *http.Request) int64 {
 // missingAfterDefault is when a located asset counts as missing in search.
 const missingAfterDefault = 24 * time.Hour
 
-// handleSearch finds equipment by name, type or tag, nearest first, and
-// remembers where the user said they are.
-func handleSearch(logger *slog.Logger, store Store, live Live, staleAfter time.Duration, now func() time.Time) http.Handler {
+// handleSearch finds equipment by name, type or tag, nearest first,
+// with each asset's PM due date in loc, and remembers where the user said
+// they are.
+func handleSearch(logger *slog.Logger, store Store, live Live, loc *time.Location, staleAfter time.Duration, now func() time.Time) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		q := strings.TrimSpace(r.URL.Query().Get("q"))
@@ -286,6 +288,9 @@ func handleSearch(logger *slog.Logger, store Store, live Live, staleAfter time.D
 		v.Total = len(hits)
 		if len(v.Hits) > maxSearchRows {
 			v.Hits = v.Hits[:maxSearchRows]
+		}
+		for i := range v.Hits {
+			v.Hits[i].PM = pmStatus(v.Hits[i].Asset.PMDue, t, loc)
 		}
 		p := newPageMeta(r, "Find equipment")
 		p.Nav = "search"

@@ -2,8 +2,10 @@ package web
 
 import (
 	"context"
+	"log/slog"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -196,4 +198,71 @@ func TestSearchAndAssetPages(t *testing.T) {
 	wantStatus(t, h.postForm("/assets/100/status", url.Values{"status": {"exploded"}}, nurse), http.StatusBadRequest)
 	addUsers(h.store, wardwatch.RoleViewer)
 	wantStatus(t, h.postForm("/assets/100/status", url.Values{"status": {"available"}}, h.signInAs("viewer")), http.StatusForbidden)
+}
+
+func TestPMStatus(t *testing.T) {
+	est := time.FixedZone("EST", -5*3600)
+	due := time.Date(2026, 3, 2, 0, 0, 0, 0, est) // local midnight, as the admin form stores it
+	for _, tc := range []struct {
+		name    string
+		due     time.Time
+		now     time.Time
+		loc     *time.Location
+		text    string
+		overdue bool
+	}{
+		{"none scheduled", time.Time{}, t0, est, "", false},
+		{"ahead", due, due.AddDate(0, 0, -10), est, "PM due 2 Mar 2026", false},
+		{"on the day", due, due.Add(23 * time.Hour), est, "PM due 2 Mar 2026", false},
+		{"the day after", due, due.Add(24 * time.Hour), est, "PM overdue since 2 Mar 2026", true},
+		// Stored in UTC, read in the hospital's zone: still 2 March.
+		{"stored as UTC", due.UTC(), due.AddDate(0, 1, 0), est, "PM overdue since 2 Mar 2026", true},
+		{"nil location reads UTC", time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), nil, "PM due 2 Mar 2026", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := pmStatus(tc.due, tc.now, tc.loc)
+			if got.Text != tc.text || got.Overdue != tc.overdue {
+				t.Errorf("pmStatus = %+v, want %q overdue=%v", got, tc.text, tc.overdue)
+			}
+		})
+	}
+}
+
+func TestSearchAndAssetShowPMDue(t *testing.T) {
+	est := time.FixedZone("EST", -5*3600)
+	store := newFakeStore()
+	store.assets[0].PMDue = time.Date(2026, 2, 20, 0, 0, 0, 0, est).UTC() // Pump 0412: overdue at t0
+	store.assets[1].PMDue = time.Date(2026, 4, 1, 0, 0, 0, 0, est).UTC()  // Wheelchair 7: due
+	live := &fakeLive{snapshots: map[int64][]wardwatch.Position{}}
+	now := func() time.Time { return t0 }
+	get := func(h http.Handler, target string, pattern bool) string {
+		t.Helper()
+		r := httptest.NewRequest(http.MethodGet, target, nil)
+		if pattern {
+			r.SetPathValue("id", strings.TrimPrefix(r.URL.Path, "/assets/"))
+		}
+		r = r.WithContext(context.WithValue(r.Context(), viewerKey{}, &viewer{User: wardwatch.User{ID: 1, Username: "nurse", Role: wardwatch.RoleNurse}, Now: t0, End: t0.Add(time.Hour)}))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusOK {
+			t.Fatalf("%s: status %d: %s", target, w.Code, w.Body)
+		}
+		return w.Body.String()
+	}
+	body := get(handleSearch(slog.New(slog.DiscardHandler), store, live, est, time.Minute, now), "/search", false)
+	for _, want := range []string{
+		`<span class="pm-due pm-overdue"><span aria-hidden="true">⚠ </span>PM overdue since 20 Feb 2026</span>`,
+		`<span class="pm-due">PM due 1 Apr 2026</span>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("search page lacks %q", want)
+		}
+	}
+	if strings.Count(body, "pm-due") != 2 {
+		t.Errorf("search page shows PM for an asset without one")
+	}
+	body = get(handleAsset(slog.New(slog.DiscardHandler), store, live, nil, nil, est, time.Minute, now), "/assets/100", true)
+	if !strings.Contains(body, "PM overdue since 20 Feb 2026") || !strings.Contains(body, "pm-overdue") {
+		t.Error("asset page does not show the overdue PM")
+	}
 }
