@@ -204,7 +204,7 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 		Devices:               store,
 		PumpStates:            a.pumps.Latest,
 		SystemChecks:          a.systemChecks,
-		LatestReadings:        a.readings.Latest,
+		LatestReadings:        a.sensors.unitReadings,
 		ApprovedDrugLibraries: cfg.Pumps.ApprovedLibraries(),
 		Collectors: web.Collectors{
 			ModbusProfiles:  a.sensors.profileInfos,

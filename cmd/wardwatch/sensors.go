@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,9 @@ type sensorService struct {
 	alerts    deviceWatcher
 	logger    *slog.Logger
 	profiles  atomic.Pointer[map[string]modbus.Profile] // stored ones; built-ins first
+	// diagnostics holds the sensor IDs of diagnostic channels (an
+	// evaporator coil): stored, but never shown as their unit's value.
+	diagnostics atomic.Pointer[map[string]bool]
 }
 
 // deviceWatcher is told when a Modbus device goes offline or comes back.
@@ -39,6 +43,18 @@ func newSensorService(store *sql.Store, readings *readingWriter, alerts deviceWa
 	s.profiles.Store(&empty)
 	s.collector = modbus.NewCollector(modbus.Options{Logger: logger, Registerer: reg, Sink: s, Profiles: s.profile})
 	return s
+}
+
+// unitReadings is the latest reading of every sensor and metric without
+// the diagnostic channels: what the environment page shows as units'
+// values.
+func (s *sensorService) unitReadings() []wardwatch.Reading {
+	rs := s.readings.Latest()
+	diag := s.diagnostics.Load()
+	if diag == nil {
+		return rs
+	}
+	return slices.DeleteFunc(rs, func(r wardwatch.Reading) bool { return (*diag)[r.SensorID] })
 }
 
 func (s *sensorService) profile(name string) (modbus.Profile, bool) {
@@ -90,9 +106,18 @@ func (s *sensorService) reload(ctx context.Context) error {
 		return fmt.Errorf("load Modbus devices: %w", err)
 	}
 	devices := make([]modbus.Device, 0, len(ds))
+	diagnostics := map[string]bool{}
 	for _, d := range ds {
 		devices = append(devices, modbusDevice(d))
+		if p, ok := s.profile(d.Profile); ok {
+			for _, f := range p.Fields {
+				if f.Diagnostic {
+					diagnostics[d.Name+"/"+f.Name] = true
+				}
+			}
+		}
 	}
+	s.diagnostics.Store(&diagnostics)
 	s.collector.SetDevices(devices)
 	return nil
 }

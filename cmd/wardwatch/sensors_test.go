@@ -62,6 +62,20 @@ func TestModbusThroughTheService(t *testing.T) {
 	if r.Metric != wardwatch.MetricTemperature || r.Value < 1 || r.Value > 9 {
 		t.Fatalf("reading = %+v, want a vaccine fridge temperature in °C", r)
 	}
+	// The evaporator coil is stored but never shown as the fridge's value.
+	eventually(t, "the evaporator is read too", func() bool {
+		for _, r := range s.app.readings.Latest() {
+			if r.SensorID == "fridge-1/evaporator" {
+				return true
+			}
+		}
+		return false
+	})
+	for _, r := range s.app.sensors.unitReadings() {
+		if r.SensorID == "fridge-1/evaporator" {
+			t.Error("the environment page is given the evaporator coil as a unit value")
+		}
+	}
 	if _, page = s.get("/environment"); !strings.Contains(page, `data-unit="Vaccine fridge 1"`) || !strings.Contains(page, "range 2 to 8 °C") {
 		t.Error("the environment dashboard does not show the fridge with its range")
 	}
