@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -63,6 +64,40 @@ func apiError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err e
 	status := statusOf(err)
 	logError(logger, r, status, err)
 	http.Error(w, wardwatch.ErrorMessage(err), status)
+}
+
+// jsonErrorBody is the API's error document:
+// {"error":{"code":"invalid","message":"…"}}.
+type jsonErrorBody struct {
+	Error jsonErrorDetail `json:"error"`
+}
+
+type jsonErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// jsonError answers an /api/v1 request with the error's status and its
+// code and user-facing message as JSON; 401 answers carry the Bearer
+// challenge.
+func jsonError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
+	status := statusOf(err)
+	logError(logger, r, status, err)
+	code := wardwatch.ErrorCode(err)
+	if status == http.StatusUnauthorized {
+		challenge := `Bearer realm="wardwatch"`
+		if bearer(r) != "" {
+			challenge += `, error="invalid_token"`
+		}
+		w.Header().Set("WWW-Authenticate", challenge)
+	}
+	b, merr := json.Marshal(jsonErrorBody{Error: jsonErrorDetail{Code: code, Message: wardwatch.ErrorMessage(err)}})
+	if merr != nil {
+		b = []byte(`{"error":{"code":"internal","message":"Internal error."}}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
 }
 
 // respondError answers with an error page to browsers that asked for HTML

@@ -12,6 +12,9 @@ type metrics struct {
 	duration *prometheus.HistogramVec // by route pattern; websockets excluded
 	logins   *prometheus.CounterVec   // by result
 	panics   prometheus.Counter
+
+	apiAuthFailures prometheus.Counter // invalid API tokens
+	streamDropped   prometheus.Counter // API stream clients dropped as too slow
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -32,6 +35,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		panics: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "wardwatch_http_panics_total",
 			Help: "HTTP handlers that panicked (answered 500).",
+		})),
+		apiAuthFailures: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wardwatch_api_auth_failures_total",
+			Help: "Requests to /api/v1 refused for an invalid or revoked API token.",
+		})),
+		streamDropped: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "wardwatch_api_stream_dropped_total",
+			Help: "API event-stream clients disconnected because they fell too far behind.",
 		})),
 	}
 }

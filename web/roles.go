@@ -68,3 +68,17 @@ func requirePermission(logger *slog.Logger, p permission) func(http.Handler) htt
 		})
 	}
 }
+
+// requireAPIPermission is requirePermission for /api/v1: the same roleCan
+// table, with the refusal as a JSON error. It goes inside the token check.
+func requireAPIPermission(logger *slog.Logger, p permission) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !viewerFrom(r.Context()).can(p) {
+				jsonError(w, r, logger, errForbidden)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}

@@ -40,6 +40,7 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 
 	admin := func(h http.Handler) http.Handler { return page(requirePermission(logger, permConfigure)(h)) }
 	audit := auditor{store: cfg.Audit, logger: logger}
+	at := &apiTokenAdmin{logger: logger, tokens: cfg.APITokens, audit: audit}
 	siteState := func(h http.Handler) http.Handler { return page(requirePermission(logger, permSiteState)(h)) }
 	if cfg.Assets != nil {
 		setStatus := func(h http.Handler) http.Handler { return page(requirePermission(logger, permSetStatus)(h)) }
@@ -190,6 +191,98 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 		mux.Handle("GET /admin/alerts/par", admin(aa.handlePAR()))
 		mux.Handle("POST /admin/alerts/par", admin(aa.handleSavePAR()))
 		mux.Handle("POST /admin/alerts/par/{pid}/delete", admin(aa.handleDeletePAR()))
+	}
+
+	// REST API /api/v1 (api*.go; documented in openapi.json, which
+	// TestOpenAPICoversRoutes checks against this block). Bearer API tokens
+	// only, never sessions; every route names the same permission as the
+	// page it mirrors, refused as JSON errors.
+	mux.Handle("GET /api/v1/openapi.json", handleOpenAPI())
+	mux.Handle(apiPrefix, handleAPINotFound(logger))
+	if cfg.APITokens != nil {
+		mux.Handle("GET /admin/api-tokens", admin(at.handlePage()))
+		mux.Handle("POST /admin/api-tokens", admin(at.handleCreate()))
+		mux.Handle("POST /admin/api-tokens/{id}/revoke", admin(at.handleRevoke()))
+
+		a := &apiServer{cfg: cfg, logger: logger, audit: audit, metrics: m}
+		tok := &apiAuth{logger: logger, tokens: cfg.APITokens, now: cfg.Now, m: m,
+			limiter: newLoginLimiter(apiFailureWindow, apiMaxAddressFailures, apiLimiterKeys)}
+		maps, conf, state := tok.require(permViewMaps), tok.require(permConfigure), tok.require(permSiteState)
+		if cfg.FHIR != nil {
+			// FHIR R4 read API (package fhir), with the same tokens.
+			mux.Handle("GET /fhir/r4/", maps(http.StripPrefix("/fhir/r4", cfg.FHIR)))
+		}
+		mux.Handle("GET /api/v1/floors", maps(a.handleFloors()))
+		mux.Handle("GET /api/v1/floors/{id}", maps(a.handleFloor()))
+		mux.Handle("GET /api/v1/zones", maps(a.handleZones()))
+		mux.Handle("GET /api/v1/gateways", state(a.handleGateways()))
+		mux.Handle("GET /api/v1/assets", maps(a.handleAssets()))
+		mux.Handle("GET /api/v1/assets/{id}", maps(a.handleAsset()))
+		mux.Handle("GET /api/v1/pumps", maps(a.handlePumps()))
+		mux.Handle("GET /api/v1/stream", maps(a.handleStream()))
+		if cfg.Layout != nil {
+			mux.Handle("POST /api/v1/floors", conf(a.handleSaveFloor()))
+			mux.Handle("PUT /api/v1/floors/{id}", conf(a.handleSaveFloor()))
+			mux.Handle("POST /api/v1/zones", conf(a.handleSaveZone()))
+			mux.Handle("PUT /api/v1/zones/{id}", conf(a.handleSaveZone()))
+			mux.Handle("DELETE /api/v1/zones/{id}", conf(a.handleDeleteZone()))
+			mux.Handle("POST /api/v1/gateways", conf(a.handleSaveGateway()))
+			mux.Handle("PUT /api/v1/gateways/{id}", conf(a.handleSaveGateway()))
+			mux.Handle("DELETE /api/v1/gateways/{id}", conf(a.handleDeleteGateway()))
+		}
+		if cfg.Admin != nil {
+			mux.Handle("POST /api/v1/assets", conf(a.handleSaveAsset()))
+			mux.Handle("PUT /api/v1/assets/{id}", conf(a.handleSaveAsset()))
+			mux.Handle("DELETE /api/v1/assets/{id}", conf(a.handleDeleteAsset()))
+			mux.Handle("GET /api/v1/tags", conf(a.handleTags()))
+			mux.Handle("POST /api/v1/tags", conf(a.handleAddTag()))
+			mux.Handle("DELETE /api/v1/tags/{tag}", conf(a.handleRemoveTag()))
+			mux.Handle("GET /api/v1/users", conf(a.handleUsers()))
+			mux.Handle("POST /api/v1/users", conf(a.handleCreateUser()))
+			mux.Handle("PUT /api/v1/users/{id}", conf(a.handleUpdateUser()))
+		}
+		if cfg.History != nil {
+			mux.Handle("GET /api/v1/assets/{id}/trail", maps(a.handleTrail()))
+		}
+		if cfg.Devices != nil {
+			mux.Handle("GET /api/v1/sensors", maps(a.handleSensors()))
+			mux.Handle("GET /api/v1/units", maps(a.handleUnits()))
+			mux.Handle("GET /api/v1/units/{id}", maps(a.handleUnit()))
+			mux.Handle("POST /api/v1/units", conf(a.handleSaveUnit()))
+			mux.Handle("PUT /api/v1/units/{id}", conf(a.handleSaveUnit()))
+			mux.Handle("DELETE /api/v1/units/{id}", conf(a.handleDeleteUnit()))
+			mux.Handle("GET /api/v1/modbus-devices", state(a.handleModbusDevices()))
+			mux.Handle("GET /api/v1/modbus-devices/{id}", state(a.handleModbusDevice()))
+			mux.Handle("POST /api/v1/modbus-devices", conf(a.handleSaveModbus()))
+			mux.Handle("PUT /api/v1/modbus-devices/{id}", conf(a.handleSaveModbus()))
+			mux.Handle("DELETE /api/v1/modbus-devices/{id}", conf(a.handleDeleteModbus()))
+			mux.Handle("GET /api/v1/snmp-targets", state(a.handleSNMPTargets()))
+			mux.Handle("GET /api/v1/snmp-targets/{id}", state(a.handleSNMPTarget()))
+			mux.Handle("POST /api/v1/snmp-targets", conf(a.handleSaveSNMP()))
+			mux.Handle("PUT /api/v1/snmp-targets/{id}", conf(a.handleSaveSNMP()))
+			mux.Handle("DELETE /api/v1/snmp-targets/{id}", conf(a.handleDeleteSNMP()))
+			if cfg.AlertSettings != nil {
+				mux.Handle("GET /api/v1/units/{id}/rules", state(a.handleRules()))
+				mux.Handle("PUT /api/v1/units/{id}/rules", conf(a.handleSaveRules()))
+				mux.Handle("DELETE /api/v1/units/{id}/rules", conf(a.handleResetRules()))
+			}
+		}
+		if cfg.Readings != nil {
+			mux.Handle("GET /api/v1/sensors/{id}/series", tok.require(permRecords)(a.handleSeries()))
+		}
+		if cfg.Alerts != nil {
+			ap := &alertPages{logger: logger, desk: cfg.Alerts, loc: cfg.Location, now: cfg.Now}
+			see, act := tok.require(permAlerts), tok.require(permAlertAct)
+			mux.Handle("GET /api/v1/alerts", see(a.handleAlerts()))
+			mux.Handle("GET /api/v1/alerts/{id}", see(a.handleAlert()))
+			mux.Handle("POST /api/v1/alerts/{id}/acknowledge", act(a.handleAlertAction("acknowledge", ap.acknowledge)))
+			mux.Handle("POST /api/v1/alerts/{id}/shelve", act(a.handleAlertAction("shelve", ap.shelve)))
+			mux.Handle("POST /api/v1/alerts/{id}/unshelve", act(a.handleAlertAction("unshelve", ap.unshelve)))
+			mux.Handle("POST /api/v1/alerts/{id}/resolve", act(a.handleAlertAction("resolve", ap.resolve)))
+		}
+		if cfg.Records != nil {
+			mux.Handle("GET /api/v1/excursions", tok.require(permRecords)(a.handleExcursions()))
+		}
 	}
 
 	mux.Handle("GET /healthz", handleHealth(logger, cfg.Health))

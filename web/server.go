@@ -158,6 +158,18 @@ type Config struct {
 	// Alerts is the alert service behind the alert inbox, alert detail and
 	// PAR pages; nil hides them.
 	Alerts AlertDesk
+
+	// APITokens keeps the REST API's tokens (admin page
+	// /admin/api-tokens); nil turns the API /api/v1 off (only its OpenAPI
+	// document is served).
+	// FHIR serves the FHIR R4 read API under /fhir/r4 to holders of API
+	// tokens (package fhir); nil: none.
+	FHIR      http.Handler
+	APITokens APITokenStore
+	// Positions streams every published batch of positions to the API's
+	// event stream until cancel is called (web/live.Hub.Subscribe); nil:
+	// the stream has no positions topic.
+	Positions func(buffer int) (batches <-chan []wardwatch.Position, cancel func())
 }
 
 // noLive stands in for a missing hub: no positions, no live stream.
@@ -253,6 +265,9 @@ func NewServer(cfg Config) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	cop.AddInsecureBypassPattern(ingestPattern)
 	cop.AddInsecureBypassPattern(readerIngestPattern)
+	// The API takes bearer tokens only, never cookies: nothing a browser
+	// sends by itself can act through it.
+	cop.AddInsecureBypassPattern(apiPrefix)
 	cop.SetDenyHandler(handleCrossOriginDenied(cfg.Logger))
 
 	var h http.Handler = mux

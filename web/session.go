@@ -42,6 +42,9 @@ type viewer struct {
 	Now     time.Time // when the session was checked
 	End     time.Time // absolute end of the session: CreatedAt + SessionMax
 	Kiosk   bool      // a wall display: read-only, no session to expire
+	// APIToken is the ID of the API token of an /api/v1 request (its
+	// role is User.Role); 0 for browsers.
+	APIToken int64
 }
 
 type viewerKey struct{}

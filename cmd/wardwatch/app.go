@@ -19,6 +19,7 @@ import (
 	"github.com/wardwatch/wardwatch/collectors/ble"
 	"github.com/wardwatch/wardwatch/collectors/mqtt"
 	"github.com/wardwatch/wardwatch/collectors/rfid"
+	"github.com/wardwatch/wardwatch/fhir"
 	"github.com/wardwatch/wardwatch/health"
 	"github.com/wardwatch/wardwatch/influx"
 	"github.com/wardwatch/wardwatch/sql"
@@ -231,6 +232,9 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 		UnitSensors:   a.unitSensors,
 		AlertSettings: store,
 		AlertsChanged: a.alertsChanged,
+		FHIR:          fhir.NewHandler(fhirSource{a}, fhirOptions(a, reg)),
+		APITokens:     store,
+		Positions:     a.hub.Subscribe,
 	})
 	opened = true
 	return a, nil

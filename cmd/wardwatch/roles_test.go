@@ -148,6 +148,65 @@ var routeRules = map[string]struct {
 	"GET /admin/alerts/par":                             {configure, "/admin/alerts/par"},
 	"POST /admin/alerts/par":                            {configure, "/admin/alerts/par"},
 	"POST /admin/alerts/par/{pid}/delete":               {configure, "/admin/alerts/par/x/delete"},
+	"GET /admin/api-tokens":                             {configure, "/admin/api-tokens"},
+	"POST /admin/api-tokens":                            {configure, "/admin/api-tokens"},
+	"POST /admin/api-tokens/{id}/revoke":                {configure, "/admin/api-tokens/999999/revoke"},
+	"GET /fhir/r4/":                                     {signedIn, "/fhir/r4/Device?_count=5"},
+	"GET /api/v1/openapi.json":                          {public, "/api/v1/openapi.json"},
+	"apiPrefix":                                         {public, "/api/v1/no/such/route"},
+	"GET /api/v1/floors":                                {signedIn, "/api/v1/floors"},
+	"GET /api/v1/floors/{id}":                           {signedIn, "/api/v1/floors/1"},
+	"POST /api/v1/floors":                               {configure, "/api/v1/floors"},
+	"PUT /api/v1/floors/{id}":                           {configure, "/api/v1/floors/999999"},
+	"GET /api/v1/zones":                                 {signedIn, "/api/v1/zones?floor=1"},
+	"POST /api/v1/zones":                                {configure, "/api/v1/zones"},
+	"PUT /api/v1/zones/{id}":                            {configure, "/api/v1/zones/999999"},
+	"DELETE /api/v1/zones/{id}":                         {configure, "/api/v1/zones/999999"},
+	"GET /api/v1/gateways":                              {siteState, "/api/v1/gateways"},
+	"POST /api/v1/gateways":                             {configure, "/api/v1/gateways"},
+	"PUT /api/v1/gateways/{id}":                         {configure, "/api/v1/gateways/999999"},
+	"DELETE /api/v1/gateways/{id}":                      {configure, "/api/v1/gateways/999999"},
+	"GET /api/v1/assets":                                {signedIn, "/api/v1/assets?kind=infusion_pump"},
+	"GET /api/v1/assets/{id}":                           {signedIn, "/api/v1/assets/1"},
+	"POST /api/v1/assets":                               {configure, "/api/v1/assets"},
+	"PUT /api/v1/assets/{id}":                           {configure, "/api/v1/assets/999999"},
+	"DELETE /api/v1/assets/{id}":                        {configure, "/api/v1/assets/999999"},
+	"GET /api/v1/assets/{id}/trail":                     {signedIn, "/api/v1/assets/1/trail"},
+	"GET /api/v1/tags":                                  {configure, "/api/v1/tags"},
+	"POST /api/v1/tags":                                 {configure, "/api/v1/tags"},
+	"DELETE /api/v1/tags/{tag}":                         {configure, "/api/v1/tags/no-such-tag"},
+	"GET /api/v1/users":                                 {configure, "/api/v1/users"},
+	"POST /api/v1/users":                                {configure, "/api/v1/users"},
+	"PUT /api/v1/users/{id}":                            {configure, "/api/v1/users/999999"},
+	"GET /api/v1/sensors":                               {signedIn, "/api/v1/sensors"},
+	"GET /api/v1/sensors/{id}/series":                   {signedIn, "/api/v1/sensors/fridge%2Ftemp/series?metric=temperature"},
+	"GET /api/v1/units":                                 {signedIn, "/api/v1/units"},
+	"GET /api/v1/units/{id}":                            {signedIn, "/api/v1/units/999999"},
+	"POST /api/v1/units":                                {configure, "/api/v1/units"},
+	"PUT /api/v1/units/{id}":                            {configure, "/api/v1/units/999999"},
+	"DELETE /api/v1/units/{id}":                         {configure, "/api/v1/units/999999"},
+	"GET /api/v1/units/{id}/rules":                      {siteState, "/api/v1/units/999999/rules"},
+	"PUT /api/v1/units/{id}/rules":                      {configure, "/api/v1/units/999999/rules"},
+	"DELETE /api/v1/units/{id}/rules":                   {configure, "/api/v1/units/999999/rules"},
+	"GET /api/v1/modbus-devices":                        {siteState, "/api/v1/modbus-devices"},
+	"GET /api/v1/modbus-devices/{id}":                   {siteState, "/api/v1/modbus-devices/999999"},
+	"POST /api/v1/modbus-devices":                       {configure, "/api/v1/modbus-devices"},
+	"PUT /api/v1/modbus-devices/{id}":                   {configure, "/api/v1/modbus-devices/999999"},
+	"DELETE /api/v1/modbus-devices/{id}":                {configure, "/api/v1/modbus-devices/999999"},
+	"GET /api/v1/snmp-targets":                          {siteState, "/api/v1/snmp-targets"},
+	"GET /api/v1/snmp-targets/{id}":                     {siteState, "/api/v1/snmp-targets/999999"},
+	"POST /api/v1/snmp-targets":                         {configure, "/api/v1/snmp-targets"},
+	"PUT /api/v1/snmp-targets/{id}":                     {configure, "/api/v1/snmp-targets/999999"},
+	"DELETE /api/v1/snmp-targets/{id}":                  {configure, "/api/v1/snmp-targets/999999"},
+	"GET /api/v1/pumps":                                 {signedIn, "/api/v1/pumps"},
+	"GET /api/v1/alerts":                                {signedIn, "/api/v1/alerts"},
+	"GET /api/v1/alerts/{id}":                           {signedIn, "/api/v1/alerts/999999"},
+	"POST /api/v1/alerts/{id}/acknowledge":              {alertAct, "/api/v1/alerts/999999/acknowledge"},
+	"POST /api/v1/alerts/{id}/shelve":                   {alertAct, "/api/v1/alerts/999999/shelve"},
+	"POST /api/v1/alerts/{id}/unshelve":                 {alertAct, "/api/v1/alerts/999999/unshelve"},
+	"POST /api/v1/alerts/{id}/resolve":                  {alertAct, "/api/v1/alerts/999999/resolve"},
+	"GET /api/v1/excursions":                            {signedIn, "/api/v1/excursions"},
+	"GET /api/v1/stream":                                {signedIn, "/api/v1/stream?topics=no-such-topic"}, // a bad topic ends it at once; TestAPIStream streams
 	"GET /healthz":                                      {public, "/healthz"},
 	"GET /metrics":                                      {public, "/metrics"},
 	"GET /static/":                                      {public, "/static/app.css"},
@@ -165,7 +224,7 @@ func TestEveryRouteChecksRoles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range regexp.MustCompile(`mux\.Handle\(("([^"]+)"|(\w+Pattern))`).FindAllStringSubmatch(string(src), -1) {
+	for _, m := range regexp.MustCompile(`mux\.Handle\(("([^"]+)"|(\w+Pattern|apiPrefix))`).FindAllStringSubmatch(string(src), -1) {
 		pattern := m[2]
 		if pattern == "" {
 			pattern = m[3]
@@ -230,6 +289,37 @@ func TestEveryRouteChecksRoles(t *testing.T) {
 		return resp.StatusCode
 	}
 
+	// The API takes bearer tokens of each role instead of sessions.
+	tokens := map[wardwatch.Role]string{}
+	for _, r := range roles {
+		text := "wwt_" + strings.Repeat(string(r[0]), 52)
+		if err := store.CreateAPIToken(ctx, &wardwatch.APIToken{Name: "roles " + string(r), Role: r, Prefix: text[:12],
+			CreatedBy: "test", SecretHash: auth.HashToken(text)}); err != nil {
+			t.Fatal(err)
+		}
+		tokens[r] = text
+	}
+	doAPI := func(token, method, path string) int {
+		var body io.Reader
+		if method == http.MethodPost || method == http.MethodPut {
+			body = strings.NewReader("{}")
+		}
+		req, _ := http.NewRequest(method, base+path, body)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
 	clients := map[wardwatch.Role]*http.Client{}
 	for _, r := range roles {
 		clients[r] = clientFor(r)
@@ -245,7 +335,12 @@ func TestEveryRouteChecksRoles(t *testing.T) {
 			for _, ok := range allowedRoles[rule.access] {
 				allowed = allowed || ok == r
 			}
-			got := do(clients[r], method, rule.path)
+			var got int
+			if isAPIPath(rule.path) {
+				got = doAPI(tokens[r], method, rule.path)
+			} else {
+				got = do(clients[r], method, rule.path)
+			}
 			switch {
 			case allowed && (got == http.StatusForbidden || got >= 500):
 				t.Errorf("%s as %s: %d, want it allowed", pattern, r, got)
@@ -253,9 +348,20 @@ func TestEveryRouteChecksRoles(t *testing.T) {
 				t.Errorf("%s as %s: %d, want 403", pattern, r, got)
 			}
 		}
+		if isAPIPath(rule.path) {
+			if got := doAPI("", method, rule.path); got != http.StatusUnauthorized {
+				t.Errorf("%s without a token: %d, want 401", pattern, got)
+			}
+			continue
+		}
 		got := do(anonymous, method, rule.path)
 		if got != http.StatusSeeOther && got != http.StatusUnauthorized {
 			t.Errorf("%s signed out: %d, want a sign-in redirect or 401", pattern, got)
 		}
 	}
+}
+
+// isAPIPath reports whether path belongs to the token-authenticated APIs.
+func isAPIPath(path string) bool {
+	return strings.HasPrefix(path, "/api/") || strings.HasPrefix(path, "/fhir/")
 }

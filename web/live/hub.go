@@ -130,6 +130,8 @@ type Hub struct {
 	slots   int  // registered clients plus upgrades in progress
 	closed  bool // Run has shut the hub down; no new clients
 	wg      sync.WaitGroup
+
+	subs subscribers // in-process listeners (Subscribe)
 }
 
 // NewHub returns a Hub that logs to logger and registers its metrics on reg
@@ -187,6 +189,8 @@ func (h *Hub) Run(ctx context.Context) error {
 // (AssetID 0) or with non-finite coordinates or confidence are ignored.
 func (h *Hub) Publish(ps []wardwatch.Position) {
 	queued := false
+	var accepted []wardwatch.Position // for subscribers, when there are any
+	listening := h.subs.n.Load() > 0
 	h.mu.Lock()
 	for _, p := range ps {
 		if !publishable(p) {
@@ -198,8 +202,14 @@ func (h *Hub) Publish(ps []wardwatch.Position) {
 		h.latest[p.AssetID] = p
 		h.changed[p.AssetID] = p
 		queued = true
+		if listening {
+			accepted = append(accepted, p)
+		}
 	}
 	h.mu.Unlock()
+	if len(accepted) > 0 {
+		h.subs.deliver(accepted)
+	}
 	if queued {
 		select {
 		case h.notify <- struct{}{}:
