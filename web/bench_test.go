@@ -52,3 +52,7 @@ func BenchmarkSearch5000(b *testing.B) { benchPage(b, "/search?q=pump&near=10") 
 
 // BenchmarkFloors5000 renders the floor list with 5,000 assets placed.
 func BenchmarkFloors5000(b *testing.B) { benchPage(b, "/floors") }
+
+// BenchmarkFloorPage5000LastPage renders the last page of the floor page's
+// paged equipment table with 5,000 assets on the floor.
+func BenchmarkFloorPage5000LastPage(b *testing.B) { benchPage(b, "/floors/1?page=25") }

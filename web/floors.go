@@ -6,8 +6,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
@@ -106,14 +108,31 @@ func kindOf(k wardwatch.AssetKind) wardwatch.AssetKind {
 	return wardwatch.AssetOther
 }
 
+// floorPageSize is how many rows of the equipment table one page shows.
+// The map always shows every asset; the table is paged so the page stays
+// fast with thousands of assets on a floor.
+const floorPageSize = 200
+
 // floorView is what the floor page shows.
 type floorView struct {
 	Floor      wardwatch.Floor
-	ShowLevel  bool // the name does not already say "Level N"
-	Rows       []assetRow
+	ShowLevel  bool       // the name does not already say "Level N"
+	Rows       []assetRow // this page's rows of the equipment table
+	Total      int        // assets on the floor (rows on all pages)
+	Page       int        // 1-based page of the table shown
+	Pages      int        // at least 1
+	First      int        // 1-based number of Rows[0]; 0 when there are no rows
 	Kinds      []kindJSON
 	StaleAfter string // "2 min", for the legend
 	Data       floorData
+}
+
+// pageURL is the address of page n of the floor's equipment table.
+func (v floorView) pageURL(n int) string {
+	if n <= 1 {
+		return floorPath(v.Floor.ID)
+	}
+	return floorPath(v.Floor.ID) + "?page=" + strconv.Itoa(n)
 }
 
 // assetRow is one asset in the floor page's table.
@@ -133,14 +152,17 @@ type assetRow struct {
 
 // floorData is the JSON the floor page's script reads from #floor-data.
 type floorData struct {
-	Floor        floorJSON   `json:"floor"`
-	Zones        []zoneJSON  `json:"zones"`
-	Assets       []assetJSON `json:"assets"`
-	Kinds        []kindJSON  `json:"kinds"`
-	StaleAfterMs int64       `json:"staleAfterMs"`
-	LivePath     string      `json:"livePath"`
-	PlanURL      string      `json:"planUrl"`
-	Now          int64       `json:"now"` // server clock, Unix ms
+	Floor        floorJSON     `json:"floor"`
+	Zones        []zoneJSON    `json:"zones"`
+	Assets       []assetJSON   `json:"assets"`
+	Positions    positionsJSON `json:"positions"` // every asset on the floor, for the map
+	Kinds        []kindJSON    `json:"kinds"`
+	Page         int           `json:"page"`
+	PageSize     int           `json:"pageSize"`
+	StaleAfterMs int64         `json:"staleAfterMs"`
+	LivePath     string        `json:"livePath"`
+	PlanURL      string        `json:"planUrl"`
+	Now          int64         `json:"now"` // server clock, Unix ms
 }
 
 type floorJSON struct {
@@ -176,6 +198,11 @@ func handleFloor(logger *slog.Logger, store Store, live Live, pumps func() []war
 			renderError(w, r, logger, errNoFloor)
 			return
 		}
+		page, err := parsePage(r.URL.Query().Get("page"))
+		if err != nil {
+			renderError(w, r, logger, err)
+			return
+		}
 		ctx := r.Context()
 		floor, err := store.Floor(ctx, id)
 		if err != nil {
@@ -196,12 +223,12 @@ func handleFloor(logger *slog.Logger, store Store, live Live, pumps func() []war
 		if pumps != nil {
 			states = pumps()
 		}
-		v := buildFloorView(floor, zones, assets, live.Snapshot(id), staleAfter, now())
+		v := buildFloorView(floor, zones, assets, live.Snapshot(id), staleAfter, now(), page)
 		addDetails(&v, assets, states)
 		p := newPageMeta(r, floor.Name)
 		p.Nav = "floors"
-		p.Styles = []string{staticURL("vendor/leaflet/leaflet.css")}
-		p.Scripts = []string{staticURL("vendor/leaflet/leaflet.js"), staticURL("floor.js")}
+		p.Styles = []string{staticURL("vendor/leaflet/leaflet.css"), staticURL("vendor/leaflet.markercluster/MarkerCluster.css")}
+		p.Scripts = []string{staticURL("vendor/leaflet/leaflet.js"), staticURL("vendor/leaflet.markercluster/leaflet.markercluster.js"), staticURL("floor.js")}
 		render(w, r, logger, http.StatusOK, floorPage(p, v))
 	})
 }
@@ -236,9 +263,11 @@ func floorError(id int64, err error) error {
 	return fmt.Errorf("floor %d: %w", id, err)
 }
 
-// buildFloorView assembles the floor page from the store's data and the
-// hub's snapshot at now.
-func buildFloorView(floor wardwatch.Floor, zones []wardwatch.Zone, assets []wardwatch.Asset, snapshot []wardwatch.Position, staleAfter time.Duration, now time.Time) floorView {
+// buildFloorView assembles page page (1-based; beyond the last it shows
+// the last) of the floor page from the store's data and the hub's snapshot
+// at now. The map data carries every asset on the floor; the table only
+// this page's rows, in name order.
+func buildFloorView(floor wardwatch.Floor, zones []wardwatch.Zone, assets []wardwatch.Asset, snapshot []wardwatch.Position, staleAfter time.Duration, now time.Time, page int) floorView {
 	zoneNames := make(map[int64]string, len(zones))
 	zj := make([]zoneJSON, 0, len(zones))
 	for _, z := range zones {
@@ -261,13 +290,32 @@ func buildFloorView(floor wardwatch.Floor, zones []wardwatch.Zone, assets []ward
 		kinds = append(kinds, kindJSON{Kind: string(k), Label: k.Label()})
 	}
 
+	// Order every asset on the floor by name (case-insensitively, then
+	// id), as floor.js does, and build rows for this page only.
 	positions := latestPerAsset(snapshot)
-	rows := make([]assetRow, 0, len(positions))
-	for _, p := range positions {
+	type sortKey struct {
+		name string // lower-cased
+		pos  int    // index in positions
+		a    wardwatch.Asset
+	}
+	keys := make([]sortKey, len(positions))
+	for i, p := range positions {
 		a, ok := byID[p.AssetID]
 		if !ok {
 			a = wardwatch.Asset{ID: p.AssetID, Name: "Asset " + strconv.FormatInt(p.AssetID, 10), Kind: wardwatch.AssetOther}
 		}
+		keys[i] = sortKey{name: strings.ToLower(a.Name), pos: i, a: a}
+	}
+	slices.SortFunc(keys, func(a, b sortKey) int {
+		return cmp.Or(strings.Compare(a.name, b.name), cmp.Compare(a.a.ID, b.a.ID))
+	})
+	pages := max(1, (len(keys)+floorPageSize-1)/floorPageSize)
+	page = min(max(page, 1), pages)
+	lo := min((page-1)*floorPageSize, len(keys))
+	hi := min(lo+floorPageSize, len(keys))
+	rows := make([]assetRow, 0, hi-lo)
+	for _, k := range keys[lo:hi] {
+		p, a := positions[k.pos], k.a
 		room := zoneNames[p.ZoneID]
 		seen, stale := lastSeen(now.Sub(p.Time), staleAfter, room)
 		rows = append(rows, assetRow{
@@ -285,27 +333,114 @@ func buildFloorView(floor wardwatch.Floor, zones []wardwatch.Zone, assets []ward
 			LastSeen:  seen,
 		})
 	}
-	slices.SortStableFunc(rows, func(a, b assetRow) int {
-		return cmp.Or(strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)), cmp.Compare(a.ID, b.ID))
-	})
+	first := 0
+	if hi > lo {
+		first = lo + 1
+	}
 
 	return floorView{
 		Floor:      floor,
 		ShowLevel:  !strings.Contains(strings.ToLower(floor.Name), "level "+strconv.Itoa(floor.Level)),
 		Rows:       rows,
+		Total:      len(positions),
+		Page:       page,
+		Pages:      pages,
+		First:      first,
 		Kinds:      kinds,
 		StaleAfter: strings.TrimSuffix(formatAge(staleAfter), " ago"),
 		Data: floorData{
 			Floor:        floorJSON{ID: floor.ID, Name: floor.Name, Width: floor.Width, Height: floor.Height},
 			Zones:        zj,
 			Assets:       aj,
+			Positions:    positions,
 			Kinds:        kinds,
+			Page:         page,
+			PageSize:     floorPageSize,
 			StaleAfterMs: staleAfter.Milliseconds(),
 			LivePath:     floorLivePath(floor.ID),
 			PlanURL:      floorPlanPath(floor.ID),
 			Now:          now.UnixMilli(),
 		},
 	}
+}
+
+// positionsJSON encodes positions as the live stream does:
+// [[assetId,x,y,zoneId,tsMs,conf],…], metres and confidence rounded to 2
+// decimals, so floor.js reads the page's data and the stream alike.
+type positionsJSON []wardwatch.Position
+
+// MarshalJSON implements json.Marshaler.
+func (ps positionsJSON) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 2+len(ps)*48)
+	b = append(b, '[')
+	for i, p := range ps {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		b = strconv.AppendInt(b, p.AssetID, 10)
+		b = append(b, ',')
+		b = appendRounded(b, p.At.X)
+		b = append(b, ',')
+		b = appendRounded(b, p.At.Y)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, p.ZoneID, 10)
+		b = append(b, ',')
+		b = strconv.AppendInt(b, p.Time.UnixMilli(), 10)
+		b = append(b, ',')
+		b = appendRounded(b, p.Confidence)
+		b = append(b, ']')
+	}
+	return append(b, ']'), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler, reading what MarshalJSON
+// writes (times to the millisecond).
+func (ps *positionsJSON) UnmarshalJSON(b []byte) error {
+	var raw [][6]float64
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return fmt.Errorf("positions: %w", err)
+	}
+	out := make(positionsJSON, 0, len(raw))
+	for _, e := range raw {
+		out = append(out, wardwatch.Position{
+			AssetID:    int64(e[0]),
+			At:         wardwatch.Point{X: e[1], Y: e[2]},
+			ZoneID:     int64(e[3]),
+			Time:       time.UnixMilli(int64(e[4])).UTC(),
+			Confidence: e[5],
+		})
+	}
+	*ps = out
+	return nil
+}
+
+// appendRounded appends v rounded to 2 decimals as a JSON number: NaN and
+// infinities become 0 (a JSON document cannot carry them), as does -0.
+func appendRounded(b []byte, v float64) []byte {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		v = 0
+	}
+	if math.Abs(v) < 1e15 { // beyond it a float64 has no hundredths to round
+		v = math.Round(v*100) / 100
+	}
+	if v == 0 {
+		v = 0
+	}
+	return strconv.AppendFloat(b, v, 'f', -1, 64)
+}
+
+// parsePage parses the floor page's ?page= value: empty is the first page;
+// anything but a positive decimal number is an error.
+func parsePage(s string) (int, error) {
+	if s == "" {
+		return 1, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 || strconv.Itoa(n) != s {
+		return 0, wardwatch.Errorf(wardwatch.EINVALID, "The page number must be a whole number from 1.")
+	}
+	return n, nil
 }
 
 // formatAge says how long ago something happened, coarsely: "12 s ago",
