@@ -10,7 +10,12 @@
 // x to the right and y downwards, like the plan image.
 package wardwatch
 
-import "time"
+import (
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+)
 
 // Point is a position on a floor, in metres from the plan's top-left corner.
 type Point struct {
@@ -20,11 +25,12 @@ type Point struct {
 
 // Floor is one storey of a building, with the size of its plan in metres.
 type Floor struct {
-	ID     int64
-	Name   string  // "Ward 4 — Level 2"
-	Level  int     // storey number; 0 is the ground floor
-	Width  float64 // metres
-	Height float64 // metres
+	ID       int64
+	Name     string  // "Ward 4 — Level 2"
+	Building string  // "Main", "East wing"; "" is the site's only (default) building
+	Level    int     // storey number; 0 is the ground floor
+	Width    float64 // metres
+	Height   float64 // metres
 }
 
 // FloorPlan is the image drawn under a floor's live map. It spans the whole
@@ -96,6 +102,11 @@ type Zone struct {
 	Name    string // "4B-12"
 	Kind    ZoneKind
 	Polygon []Point // at least three vertices, not closed (first ≠ last)
+
+	// CareUnit is the nursing or care unit (ward) the zone belongs to:
+	// "4B", "ICU", "Pharmacy"; "" for none (corridors, plant rooms). See
+	// CheckCareUnit for what it may hold.
+	CareUnit string
 }
 
 // Gateway is a fixed receiver (a BLE gateway or RFID reader) at a known place.
@@ -250,7 +261,31 @@ type User struct {
 	Role         Role
 	PasswordHash string
 	CreatedAt    time.Time
+
+	// Units are the care units the user is scoped to; empty: the whole
+	// site. Scoping sets defaults (which alerts and records a user sees
+	// first) and limits acting on monitored units of other care units;
+	// reading stays site-wide, and admins are never limited.
+	Units []string
 }
+
+// InScope reports whether unit is one of the user's care units, or the
+// user is not scoped to any.
+func (u User) InScope(unit string) bool {
+	if len(u.Units) == 0 {
+		return true
+	}
+	for _, x := range u.Units {
+		if x == unit {
+			return true
+		}
+	}
+	return false
+}
+
+// Scoped reports whether the user's acting is limited to their care units:
+// they have units and are not an admin.
+func (u User) Scoped() bool { return len(u.Units) > 0 && u.Role != RoleAdmin }
 
 // Session is a signed-in browser. Only the hash of its token is stored.
 type Session struct {
@@ -367,4 +402,61 @@ type KioskToken struct {
 	FloorID   int64  // the floor it opens on; 0: the floor list
 	TokenHash []byte
 	CreatedAt time.Time
+}
+
+// MaxCareUnitLen is the longest care unit name WardWatch accepts, in bytes.
+const MaxCareUnitLen = 64
+
+// CheckCareUnit trims a care unit name and checks it: at most
+// MaxCareUnitLen characters of letters, digits, spaces and "-", "_", ".".
+// "" (no care unit) is valid.
+func CheckCareUnit(unit string) (string, error) {
+	unit = strings.TrimSpace(unit)
+	if len(unit) > MaxCareUnitLen {
+		return "", Errorf(EINVALID, "care unit %.20q… is longer than %d characters", unit, MaxCareUnitLen)
+	}
+	for _, r := range unit {
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != ' ' && r != '-' && r != '_' && r != '.' {
+			return "", Errorf(EINVALID, "care unit %q may hold only letters, digits, spaces and - _ .", unit)
+		}
+	}
+	return unit, nil
+}
+
+// CheckCareUnits trims and checks each care unit of a user's scope, drops
+// empty and repeated ones, and sorts them.
+func CheckCareUnits(units []string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	for _, u := range units {
+		c, err := CheckCareUnit(u)
+		if err != nil {
+			return nil, err
+		}
+		if c == "" || seen[c] {
+			continue
+		}
+		seen[c] = true
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// MaxBuildingLen is the longest building name WardWatch accepts, in bytes.
+const MaxBuildingLen = 100
+
+// CheckBuilding trims a floor's building name and checks its length and
+// that it holds no control characters. "" (the default building) is valid.
+func CheckBuilding(b string) (string, error) {
+	b = strings.TrimSpace(b)
+	if len(b) > MaxBuildingLen {
+		return "", Errorf(EINVALID, "building name is longer than %d characters", MaxBuildingLen)
+	}
+	for _, r := range b {
+		if unicode.IsControl(r) {
+			return "", Errorf(EINVALID, "building name holds a control character")
+		}
+	}
+	return b, nil
 }

@@ -3,6 +3,9 @@ package fhir
 import (
 	"cmp"
 	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -59,18 +62,66 @@ func (s *site) zoneRef(id int64) *Reference {
 	return &Reference{Reference: "Location/" + zoneRID(id), Display: z.Name}
 }
 
-// locations maps the site hierarchy: site › building › floors › zones.
+// buildingID is the Location id of the building a floor names: "building"
+// for the site's only (unnamed) building, otherwise "building-" with a
+// URL-safe form of the name and a short hash that keeps two names that
+// read alike apart.
+func buildingID(name string) string {
+	if name == "" {
+		return buildingRID
+	}
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		if b.Len() >= 40 {
+			break
+		}
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case b.Len() > 0 && !strings.HasSuffix(b.String(), "-"):
+			b.WriteByte('-')
+		}
+	}
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	if slug := strings.Trim(b.String(), "-"); slug != "" {
+		return fmt.Sprintf("%s-%s-%08x", buildingRID, slug, h.Sum32())
+	}
+	return fmt.Sprintf("%s-%08x", buildingRID, h.Sum32())
+}
+
+// buildingRef is the reference to a floor's building.
+func (s *site) buildingRef(name string) *Reference {
+	display := name
+	if name == "" {
+		display = s.buildingName
+	}
+	return &Reference{Reference: "Location/" + buildingID(name), Display: display}
+}
+
+// locations maps the site hierarchy: site › buildings › floors › zones.
+// Floors name their building; the unnamed one is Options.BuildingName.
 func (s *site) locations() []Location {
 	out := make([]Location, 0, 2+len(s.floors)+len(s.zones))
 	out = append(out, Location{ResourceType: "Location", ID: siteRID, Status: "active",
 		Name: s.siteName, Mode: "instance", PhysicalType: physicalType("si")})
-	out = append(out, Location{ResourceType: "Location", ID: buildingRID, Status: "active",
-		Name: s.buildingName, Mode: "instance", PhysicalType: physicalType("bu"),
-		PartOf: &Reference{Reference: "Location/" + siteRID, Display: s.siteName}})
+	buildings := map[string]bool{}
+	for _, f := range s.floors {
+		buildings[f.Building] = true
+	}
+	if len(s.floors) == 0 {
+		buildings[""] = true
+	}
+	names := slices.Sorted(maps.Keys(buildings))
+	for _, name := range names {
+		ref := s.buildingRef(name)
+		out = append(out, Location{ResourceType: "Location", ID: buildingID(name), Status: "active",
+			Name: ref.Display, Mode: "instance", PhysicalType: physicalType("bu"),
+			PartOf: &Reference{Reference: "Location/" + siteRID, Display: s.siteName}})
+	}
 	for _, f := range s.floors {
 		out = append(out, Location{ResourceType: "Location", ID: floorRID(f.ID), Status: "active",
-			Name: f.Name, Mode: "instance", PhysicalType: physicalType("lvl"),
-			PartOf: &Reference{Reference: "Location/" + buildingRID, Display: s.buildingName}})
+			Name: f.Name, Mode: "instance", PhysicalType: physicalType("lvl"), PartOf: s.buildingRef(f.Building)})
 	}
 	for _, z := range s.zones {
 		l := Location{ResourceType: "Location", ID: zoneRID(z.ID), Status: "active",
@@ -82,7 +133,7 @@ func (s *site) locations() []Location {
 		if f, ok := s.floorByID[z.FloorID]; ok {
 			l.PartOf = &Reference{Reference: "Location/" + floorRID(f.ID), Display: f.Name}
 		} else {
-			l.PartOf = &Reference{Reference: "Location/" + buildingRID, Display: s.buildingName}
+			l.PartOf = s.buildingRef("")
 		}
 		out = append(out, l)
 	}

@@ -1,9 +1,13 @@
 package fhir
 
 import (
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wardwatch/wardwatch"
 )
 
 func TestIDSafe(t *testing.T) {
@@ -81,5 +85,37 @@ func TestQuarantineText(t *testing.T) {
 	}
 	if got := quarantineText("humidity"); got != "DO NOT USE — relative humidity excursion" {
 		t.Error(got)
+	}
+}
+
+// TestBuildings: floors name their buildings; each building is one
+// Location under the site, each floor part of its own, and the unnamed
+// building keeps the configured name.
+func TestBuildings(t *testing.T) {
+	s := newSite("General Hospital", "Main building", []wardwatch.Floor{
+		{ID: 1, Name: "Ward 4", Building: "East Wing"}, {ID: 2, Name: "Ward 5", Building: "East Wing"},
+		{ID: 3, Name: "Theatres", Building: "South Block (2019)"}, {ID: 4, Name: "Basement"},
+	}, nil)
+	locs := s.locations()
+	byID := map[string]Location{}
+	var buildings []string
+	for _, l := range locs {
+		byID[l.ID] = l
+		if l.PhysicalType != nil && l.PhysicalType.Coding[0].Code == "bu" {
+			buildings = append(buildings, l.Name)
+			if !regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`).MatchString(l.ID) {
+				t.Errorf("building id %q is not a FHIR id", l.ID)
+			}
+		}
+	}
+	if want := []string{"Main building", "East Wing", "South Block (2019)"}; !slices.Equal(buildings, want) {
+		t.Fatalf("buildings %q, want %q", buildings, want)
+	}
+	if byID[floorRID(1)].PartOf.Reference != byID[floorRID(2)].PartOf.Reference ||
+		byID[floorRID(1)].PartOf.Display != "East Wing" || byID[floorRID(4)].PartOf.Reference != "Location/"+buildingRID {
+		t.Errorf("floors' buildings: %+v %+v %+v", byID[floorRID(1)].PartOf, byID[floorRID(2)].PartOf, byID[floorRID(4)].PartOf)
+	}
+	if buildingID("East Wing") == buildingID("East-Wing") {
+		t.Error("two building names that read alike share an id")
 	}
 }

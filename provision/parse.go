@@ -192,6 +192,11 @@ func (s *Site) validate() error {
 		case !finite(f.Width, f.Height) || f.Width <= 0 || f.Height <= 0 || f.Width > 5000 || f.Height > 5000:
 			p.add("floors", i, "floor %q: width and height must be more than 0 and at most 5000 m", f.Name)
 		}
+		if b, err := wardwatch.CheckBuilding(f.Building); err != nil {
+			p.add("floors", i, "floor %q: %s", f.Name, wardwatch.ErrorMessage(err))
+		} else {
+			f.Building = b
+		}
 		p.unique(floors, "floors", i, f.Name, fmt.Sprintf("floor %q", f.Name))
 	}
 
@@ -208,6 +213,11 @@ func (s *Site) validate() error {
 			p.add("zones", i, "zone %s: unknown kind %q", ref, z.Kind)
 		case len(z.Polygon) > 500 || !validCoords(z.Polygon) || !floorplan.ValidPolygon(z.Polygon.points()):
 			p.add("zones", i, "zone %s needs a polygon of 3 to 500 [x, y] points enclosing an area", ref)
+		}
+		if cu, err := wardwatch.CheckCareUnit(z.CareUnit); err != nil {
+			p.add("zones", i, "zone %s: %s", ref, wardwatch.ErrorMessage(err))
+		} else {
+			z.CareUnit = cu
 		}
 		p.unique(zones, "zones", i, ref.Floor+"\x00"+ref.Zone, fmt.Sprintf("zone %s", ref))
 	}
@@ -417,6 +427,11 @@ func (s *Site) validate() error {
 			p.add("users", i, "a user needs a username")
 		case !wardwatch.Role(u.Role).Valid():
 			p.add("users", i, "user %q: unknown role %q", u.Username, u.Role)
+		}
+		if us, err := wardwatch.CheckCareUnits(u.Units); err != nil {
+			p.add("users", i, "user %q: %s", u.Username, wardwatch.ErrorMessage(err))
+		} else {
+			u.Units = us
 		}
 		p.unique(users, "users", i, u.Username, fmt.Sprintf("user %q", u.Username))
 	}

@@ -225,7 +225,7 @@ func (p *planner) floors() {
 	}
 	for i, f := range p.want.Floors {
 		dom := func() wardwatch.Floor {
-			return wardwatch.Floor{ID: p.cur.floorID[f.Name], Name: f.Name, Level: f.Level, Width: f.Width, Height: f.Height}
+			return wardwatch.Floor{ID: p.cur.floorID[f.Name], Name: f.Name, Building: f.Building, Level: f.Level, Width: f.Width, Height: f.Height}
 		}
 		old, ok := cur[f.Name]
 		switch {
@@ -261,7 +261,7 @@ func (p *planner) zones() {
 		}
 		dom := func() wardwatch.Zone {
 			return wardwatch.Zone{ID: p.cur.zoneID[ref], FloorID: p.cur.floorID[z.Floor], Name: z.Name,
-				Kind: wardwatch.ZoneKind(z.Kind), Polygon: z.Polygon.points()}
+				Kind: wardwatch.ZoneKind(z.Kind), CareUnit: z.CareUnit, Polygon: z.Polygon.points()}
 		}
 		old, ok := cur[ref]
 		switch {
@@ -866,11 +866,11 @@ func (p *planner) users() {
 			}
 			hash = h
 		}
-		shown := User{Username: u.Username, Role: u.Role, Password: u.Password}
+		shown := User{Username: u.Username, Role: u.Role, Units: u.Units, Password: u.Password}
 		if !exists {
 			p.upsert(Change{Action: "create", Subject: "user", Key: u.Username, Where: where, new: shown,
 				run: func(ctx context.Context) (string, error) {
-					d := wardwatch.User{Username: u.Username, Role: wardwatch.Role(u.Role), PasswordHash: hash}
+					d := wardwatch.User{Username: u.Username, Role: wardwatch.Role(u.Role), Units: u.Units, PasswordHash: hash}
 					err := p.st.CreateUser(ctx, &d)
 					return id(d.ID), err
 				}})
@@ -880,14 +880,23 @@ func (p *planner) users() {
 		if string(old.Role) != u.Role {
 			changed = append(changed, "role")
 		}
+		unitsChanged := !slices.Equal(old.Units, u.Units)
+		if unitsChanged {
+			changed = append(changed, "units")
+		}
 		if hash != "" {
 			changed = append(changed, "password")
 		}
 		if len(changed) > 0 {
 			p.upsert(Change{Action: "update", Subject: "user", Key: u.Username, Detail: strings.Join(changed, ", "), Where: where,
-				old: User{Username: old.Username, Role: string(old.Role)}, new: shown, run: func(ctx context.Context) (string, error) {
+				old: User{Username: old.Username, Role: string(old.Role), Units: old.Units}, new: shown, run: func(ctx context.Context) (string, error) {
 					if string(old.Role) != u.Role {
 						if err := p.st.SetUserRole(ctx, old.ID, wardwatch.Role(u.Role)); err != nil {
+							return id(old.ID), err
+						}
+					}
+					if unitsChanged {
+						if err := p.st.SetUserUnits(ctx, old.ID, u.Units); err != nil {
 							return id(old.ID), err
 						}
 					}

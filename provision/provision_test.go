@@ -15,6 +15,7 @@ import (
 	"github.com/wardwatch/wardwatch"
 	"github.com/wardwatch/wardwatch/alerts"
 	"github.com/wardwatch/wardwatch/auth"
+	"github.com/wardwatch/wardwatch/internal/pgtest"
 	"github.com/wardwatch/wardwatch/provision"
 	"github.com/wardwatch/wardwatch/sim"
 	"github.com/wardwatch/wardwatch/sim/modbussim"
@@ -163,7 +164,8 @@ func seedDemo(t *testing.T, s *sql.Store) {
 	ps = append(ps, alerts.Policy{UnitID: firstUnit, Team: alerts.TeamPharmacy, Priority: alerts.PriorityCritical, Reminder: 2 * time.Minute,
 		Tiers: []alerts.Tier{{After: 0, Targets: []alerts.Target{{Channel: alerts.ChannelEmail, Address: "pharmacy-lead@example.org"}}}}})
 	must(s.SetEscalationPolicies(ctx, ps))
-	for _, u := range []wardwatch.User{{Username: "admin", Role: wardwatch.RoleAdmin}, {Username: "pharmacist", Role: wardwatch.RolePharmacy}} {
+	for _, u := range []wardwatch.User{{Username: "admin", Role: wardwatch.RoleAdmin}, {Username: "pharmacist", Role: wardwatch.RolePharmacy},
+		{Username: "charge-4b", Role: wardwatch.RoleNurse, Units: []string{"4B"}}} {
 		must(s.CreateUser(ctx, &u))
 	}
 }
@@ -297,15 +299,7 @@ func TestRoundTripSQLite(t *testing.T) {
 }
 
 func TestRoundTripPostgres(t *testing.T) {
-	dsn := os.Getenv("WARDWATCH_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		const msg = "PostgreSQL required in CI: run scripts/ensure-postgres.sh and set WARDWATCH_TEST_POSTGRES_DSN"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	s, err := sql.Open(t.Context(), "postgres", freshSchema(t, dsn))
+	s, err := sql.Open(t.Context(), "postgres", pgtest.FreshSchema(t, pgtest.DSN(t)))
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

@@ -71,18 +71,20 @@ func (s *Site) where(section string, i int) string {
 
 // Floor is one storey; its name is its key.
 type Floor struct {
-	Name   string  `yaml:"name"`
-	Level  int     `yaml:"level"`
-	Width  float64 `yaml:"width"`  // metres
-	Height float64 `yaml:"height"` // metres
+	Name     string  `yaml:"name"`
+	Building string  `yaml:"building,omitempty"` // "": the site's only building
+	Level    int     `yaml:"level"`
+	Width    float64 `yaml:"width"`  // metres
+	Height   float64 `yaml:"height"` // metres
 }
 
 // Zone is an area of a floor; floor and name are its key.
 type Zone struct {
-	Floor   string  `yaml:"floor"`
-	Name    string  `yaml:"name"`
-	Kind    string  `yaml:"kind"`
-	Polygon Polygon `yaml:"polygon"`
+	Floor    string  `yaml:"floor"`
+	Name     string  `yaml:"name"`
+	Kind     string  `yaml:"kind"`
+	CareUnit string  `yaml:"care_unit,omitempty"` // the ward it belongs to: "4B"
+	Polygon  Polygon `yaml:"polygon"`
 }
 
 // Gateway is a fixed BLE receiver; its key is its key.
@@ -222,9 +224,10 @@ type Target struct {
 // set, is a Secret reference: the user's password is set to it when it
 // does not already match.
 type User struct {
-	Username string  `yaml:"username"`
-	Role     string  `yaml:"role"`
-	Password *Secret `yaml:"password,omitempty"`
+	Username string   `yaml:"username"`
+	Role     string   `yaml:"role"`
+	Units    []string `yaml:"units,omitempty,flow"` // care units the user is scoped to; none: the whole site
+	Password *Secret  `yaml:"password,omitempty"`
 }
 
 // ZoneRef names a zone by its floor and name.

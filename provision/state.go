@@ -71,6 +71,7 @@ type Store interface {
 	Users(ctx context.Context) ([]wardwatch.User, error)
 	CreateUser(ctx context.Context, u *wardwatch.User) error
 	SetUserRole(ctx context.Context, userID int64, role wardwatch.Role) error
+	SetUserUnits(ctx context.Context, userID int64, units []string) error
 	SetPassword(ctx context.Context, userID int64, hash string) error
 	DeleteUser(ctx context.Context, userID int64) error
 
@@ -118,7 +119,7 @@ func load(ctx context.Context, st Store) (*state, error) {
 			return nil, conflict("two floors are named %q: rename one before provisioning", f.Name)
 		}
 		s.floorID[f.Name], floorName[f.ID], floorRank[f.ID] = f.ID, f.Name, i
-		s.site.Floors = append(s.site.Floors, Floor{Name: f.Name, Level: f.Level, Width: f.Width, Height: f.Height})
+		s.site.Floors = append(s.site.Floors, Floor{Name: f.Name, Building: f.Building, Level: f.Level, Width: f.Width, Height: f.Height})
 	}
 
 	zones, err := st.Zones(ctx, 0)
@@ -142,7 +143,7 @@ func load(ctx context.Context, st Store) (*state, error) {
 		for i, p := range z.Polygon {
 			poly[i] = Coord{p.X, p.Y}
 		}
-		s.site.Zones = append(s.site.Zones, Zone{Floor: ref.Floor, Name: z.Name, Kind: string(z.Kind), Polygon: poly})
+		s.site.Zones = append(s.site.Zones, Zone{Floor: ref.Floor, Name: z.Name, Kind: string(z.Kind), CareUnit: z.CareUnit, Polygon: poly})
 	}
 	zoneRefPtr := func(id int64) *ZoneRef {
 		if r, ok := zoneRef[id]; ok {
@@ -295,7 +296,7 @@ func load(ctx context.Context, st Store) (*state, error) {
 	}
 	for _, u := range users {
 		s.users[u.Username] = u
-		s.site.Users = append(s.site.Users, User{Username: u.Username, Role: string(u.Role)})
+		s.site.Users = append(s.site.Users, User{Username: u.Username, Role: string(u.Role), Units: slices.Clone(u.Units)})
 	}
 	return s, nil
 }

@@ -366,6 +366,19 @@ type Seeder interface {
 	CreateTag(ctx context.Context, t wardwatch.Tag) error
 }
 
+// Building is the demo hospital's building name.
+const Building = "Main"
+
+// careUnitOf is the care unit of a zone of ward's floor: the ward, except
+// for the shared lift, stairs and corridor, which belong to none.
+func careUnitOf(ward string, k wardwatch.ZoneKind) string {
+	switch k {
+	case wardwatch.ZoneLift, wardwatch.ZoneStairs, wardwatch.ZoneCorridor:
+		return ""
+	}
+	return ward
+}
+
 // Seed writes the hospital into s: floors in index order (so their IDs
 // ascend with the index Truth reports), each with its plan, zones and
 // gateways (with the hashes of Tokens), then the assets and their tags.
@@ -374,7 +387,7 @@ type Seeder interface {
 func (h *Hospital) Seed(ctx context.Context, s Seeder) error {
 	for fi := range h.floors {
 		f := &h.floors[fi]
-		wf := wardwatch.Floor{Name: f.name, Level: f.level, Width: floorWidth, Height: floorHeight}
+		wf := wardwatch.Floor{Name: f.name, Building: Building, Level: f.level, Width: floorWidth, Height: floorHeight}
 		if err := s.CreateFloor(ctx, &wf); err != nil {
 			return fmt.Errorf("seed floor %q: %w", f.name, err)
 		}
@@ -384,7 +397,7 @@ func (h *Hospital) Seed(ctx context.Context, s Seeder) error {
 		}
 		for zi := range f.zones {
 			z := &f.zones[zi]
-			wz := wardwatch.Zone{FloorID: wf.ID, Name: z.name, Kind: z.kind, Polygon: z.polygon()}
+			wz := wardwatch.Zone{FloorID: wf.ID, Name: z.name, Kind: z.kind, Polygon: z.polygon(), CareUnit: careUnitOf(f.ward, z.kind)}
 			if err := s.CreateZone(ctx, &wz); err != nil {
 				return fmt.Errorf("seed zone %q: %w", z.name, err)
 			}

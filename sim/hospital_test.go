@@ -312,9 +312,25 @@ func TestSeed(t *testing.T) {
 			t.Errorf("floor %d plan missing or wrong", i)
 		}
 	}
+	units := map[string]int{}
 	for _, z := range s.zones {
 		if _, ok := floorIDs[z.FloorID]; !ok || !floorplan.ValidPolygon(z.Polygon) || !z.Kind.Valid() {
 			t.Errorf("zone %+v", z)
+		}
+		if c, err := wardwatch.CheckCareUnit(z.CareUnit); err != nil || c != z.CareUnit {
+			t.Errorf("zone %q care unit %q: %v", z.Name, z.CareUnit, err)
+		}
+		units[z.CareUnit]++
+		if z.Kind == wardwatch.ZoneRoom && !strings.HasPrefix(z.Name, z.CareUnit+"-") {
+			t.Errorf("room %q in care unit %q", z.Name, z.CareUnit)
+		}
+	}
+	if units["4B"] == 0 || units["5B"] == 0 || units[""] == 0 {
+		t.Errorf("care units of the demo zones: %v", units)
+	}
+	for _, f := range s.floors {
+		if f.Building != Building {
+			t.Errorf("floor %q in building %q", f.Name, f.Building)
 		}
 	}
 	tokens := h.Tokens()

@@ -12,6 +12,8 @@ import (
 
 	"github.com/wardwatch/wardwatch"
 	"github.com/wardwatch/wardwatch/alerts"
+
+	"github.com/wardwatch/wardwatch/internal/pgtest"
 )
 
 // TestAlertStoreSQLite runs the alert store contract against a SQLite file.
@@ -29,9 +31,9 @@ func TestAlertStoreSQLite(t *testing.T) {
 // TestAlertStorePostgres runs the alert store contract against PostgreSQL,
 // each test in a fresh schema.
 func TestAlertStorePostgres(t *testing.T) {
-	dsn := postgresDSN(t)
+	dsn := pgtest.DSN(t)
 	testAlertStore(t, func(t *testing.T) *Store {
-		s, err := Open(t.Context(), "postgres", freshSchema(t, dsn))
+		s, err := Open(t.Context(), "postgres", pgtest.FreshSchema(t, dsn))
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/wardwatch/wardwatch"
+
+	"github.com/wardwatch/wardwatch/internal/pgtest"
 )
 
 // TestAPITokensSQLite and TestAPITokensPostgres run the API token contract
@@ -23,9 +25,9 @@ func TestAPITokensSQLite(t *testing.T) {
 }
 
 func TestAPITokensPostgres(t *testing.T) {
-	dsn := postgresDSN(t)
+	dsn := pgtest.DSN(t)
 	testAPITokens(t, func(t *testing.T) *Store {
-		s, err := Open(t.Context(), "postgres", freshSchema(t, dsn))
+		s, err := Open(t.Context(), "postgres", pgtest.FreshSchema(t, dsn))
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}

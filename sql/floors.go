@@ -27,18 +27,23 @@ func (s *Store) CreateFloor(ctx context.Context, f *wardwatch.Floor) error {
 	if !finite(f.Width, f.Height) || f.Width <= 0 || f.Height <= 0 {
 		return wardwatch.Errorf(wardwatch.EINVALID, "floor size must be positive, got %g × %g m", f.Width, f.Height)
 	}
-	err := s.queryRow(ctx,
-		`INSERT INTO floors (name, level, width_m, height_m, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
-		f.Name, f.Level, f.Width, f.Height, millis(time.Now()),
+	building, err := wardwatch.CheckBuilding(f.Building)
+	if err != nil {
+		return err
+	}
+	f.Building = building
+	err = s.queryRow(ctx,
+		`INSERT INTO floors (name, building, level, width_m, height_m, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+		f.Name, f.Building, f.Level, f.Width, f.Height, millis(time.Now()),
 	).Scan(&f.ID)
 	return mapErr(err, "create floor", errMap{})
 }
 
-const floorColumns = `id, name, level, width_m, height_m`
+const floorColumns = `id, name, building, level, width_m, height_m`
 
 func scanFloor(sc interface{ Scan(...any) error }) (wardwatch.Floor, error) {
 	var f wardwatch.Floor
-	err := sc.Scan(&f.ID, &f.Name, &f.Level, &f.Width, &f.Height)
+	err := sc.Scan(&f.ID, &f.Name, &f.Building, &f.Level, &f.Width, &f.Height)
 	return f, err
 }
 
@@ -51,9 +56,10 @@ func (s *Store) Floor(ctx context.Context, id int64) (wardwatch.Floor, error) {
 	return f, nil
 }
 
-// Floors returns every floor, ordered by level, then name.
+// Floors returns every floor grouped by building (the default building ""
+// first), ordered by level, then name within a building.
 func (s *Store) Floors(ctx context.Context) ([]wardwatch.Floor, error) {
-	rows, err := s.query(ctx, `SELECT `+floorColumns+` FROM floors ORDER BY level, name, id`)
+	rows, err := s.query(ctx, `SELECT `+floorColumns+` FROM floors ORDER BY building, level, name, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list floors: %w", err)
 	}
@@ -111,13 +117,18 @@ func (s *Store) CreateZone(ctx context.Context, z *wardwatch.Zone) error {
 	if !floorplan.ValidPolygon(z.Polygon) {
 		return wardwatch.Errorf(wardwatch.EINVALID, "zone %q needs a polygon of at least three points enclosing an area", z.Name)
 	}
+	unit, err := wardwatch.CheckCareUnit(z.CareUnit)
+	if err != nil {
+		return err
+	}
+	z.CareUnit = unit
 	poly, err := json.Marshal(z.Polygon)
 	if err != nil {
 		return fmt.Errorf("encode zone polygon: %w", err)
 	}
 	err = s.queryRow(ctx,
-		`INSERT INTO zones (floor_id, name, kind, polygon) VALUES (?, ?, ?, ?) RETURNING id`,
-		z.FloorID, z.Name, string(z.Kind), string(poly),
+		`INSERT INTO zones (floor_id, name, kind, polygon, care_unit) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+		z.FloorID, z.Name, string(z.Kind), string(poly), z.CareUnit,
 	).Scan(&z.ID)
 	return mapErr(err, "create zone", errMap{foreignKey: floorNotFound(z.FloorID)})
 }
@@ -125,7 +136,7 @@ func (s *Store) CreateZone(ctx context.Context, z *wardwatch.Zone) error {
 // Zones returns the zones of floor floorID, or of every floor when floorID
 // is 0, ordered by floor, then name.
 func (s *Store) Zones(ctx context.Context, floorID int64) ([]wardwatch.Zone, error) {
-	q := `SELECT id, floor_id, name, kind, polygon FROM zones`
+	q := `SELECT id, floor_id, name, kind, polygon, care_unit FROM zones`
 	var args []any
 	if floorID != 0 {
 		q += ` WHERE floor_id = ?`
@@ -143,7 +154,7 @@ func (s *Store) Zones(ctx context.Context, floorID int64) ([]wardwatch.Zone, err
 			kind string
 			poly string
 		)
-		if err := rows.Scan(&z.ID, &z.FloorID, &z.Name, &kind, &poly); err != nil {
+		if err := rows.Scan(&z.ID, &z.FloorID, &z.Name, &kind, &poly, &z.CareUnit); err != nil {
 			return nil, fmt.Errorf("list zones: %w", err)
 		}
 		z.Kind = wardwatch.ZoneKind(kind)
@@ -233,4 +244,26 @@ func (s *Store) SetGatewayToken(ctx context.Context, id int64, tokenHash []byte)
 	err := s.execOne(ctx, wardwatch.Errorf(wardwatch.ENOTFOUND, "gateway %d not found", id),
 		`UPDATE gateways SET token_hash = ? WHERE id = ?`, nullBytes(tokenHash), id)
 	return mapErr(err, "set gateway token", errMap{})
+}
+
+// CareUnits returns the distinct care units zones belong to, sorted, "" left
+// out.
+func (s *Store) CareUnits(ctx context.Context) ([]string, error) {
+	rows, err := s.query(ctx, `SELECT DISTINCT care_unit FROM zones WHERE care_unit <> '' ORDER BY care_unit`)
+	if err != nil {
+		return nil, fmt.Errorf("list care units: %w", err)
+	}
+	defer rows.Close()
+	var us []string
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return nil, fmt.Errorf("list care units: %w", err)
+		}
+		us = append(us, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list care units: %w", err)
+	}
+	return us, nil
 }

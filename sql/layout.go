@@ -11,7 +11,7 @@ import (
 	"github.com/wardwatch/wardwatch/floorplan"
 )
 
-// UpdateFloor changes a floor's name, level and size.
+// UpdateFloor changes a floor's name, building, level and size.
 func (s *Store) UpdateFloor(ctx context.Context, f wardwatch.Floor) error {
 	switch {
 	case strings.TrimSpace(f.Name) == "":
@@ -21,8 +21,12 @@ func (s *Store) UpdateFloor(ctx context.Context, f wardwatch.Floor) error {
 	case !finite(f.Width, f.Height) || f.Width <= 0 || f.Height <= 0 || f.Width > 5000 || f.Height > 5000:
 		return wardwatch.Errorf(wardwatch.EINVALID, "floor size must be 0 to 5000 m, got %g × %g m", f.Width, f.Height)
 	}
-	err := s.execOne(ctx, floorNotFound(f.ID), `UPDATE floors SET name = ?, level = ?, width_m = ?, height_m = ? WHERE id = ?`,
-		f.Name, f.Level, f.Width, f.Height, f.ID)
+	building, err := wardwatch.CheckBuilding(f.Building)
+	if err != nil {
+		return err
+	}
+	err = s.execOne(ctx, floorNotFound(f.ID), `UPDATE floors SET name = ?, building = ?, level = ?, width_m = ?, height_m = ? WHERE id = ?`,
+		f.Name, building, f.Level, f.Width, f.Height, f.ID)
 	return mapErr(err, "update floor", errMap{})
 }
 
@@ -90,7 +94,8 @@ func zoneNotFound(id int64) error {
 	return wardwatch.Errorf(wardwatch.ENOTFOUND, "zone %d not found", id)
 }
 
-// UpdateZone changes a zone's name, kind and polygon (its floor stays).
+// UpdateZone changes a zone's name, kind, care unit and polygon (its floor
+// stays).
 func (s *Store) UpdateZone(ctx context.Context, z wardwatch.Zone) error {
 	switch {
 	case strings.TrimSpace(z.Name) == "" || len(z.Name) > 100:
@@ -100,12 +105,16 @@ func (s *Store) UpdateZone(ctx context.Context, z wardwatch.Zone) error {
 	case !floorplan.ValidPolygon(z.Polygon) || len(z.Polygon) > 500:
 		return wardwatch.Errorf(wardwatch.EINVALID, "zone %q needs a polygon of 3 to 500 points enclosing an area", z.Name)
 	}
+	unit, err := wardwatch.CheckCareUnit(z.CareUnit)
+	if err != nil {
+		return err
+	}
 	poly, err := json.Marshal(z.Polygon)
 	if err != nil {
 		return fmt.Errorf("encode zone polygon: %w", err)
 	}
-	return mapErr(s.execOne(ctx, zoneNotFound(z.ID), `UPDATE zones SET name = ?, kind = ?, polygon = ? WHERE id = ?`,
-		z.Name, string(z.Kind), string(poly), z.ID), "update zone", errMap{})
+	return mapErr(s.execOne(ctx, zoneNotFound(z.ID), `UPDATE zones SET name = ?, kind = ?, polygon = ?, care_unit = ? WHERE id = ?`,
+		z.Name, string(z.Kind), string(poly), unit, z.ID), "update zone", errMap{})
 }
 
 // DeleteZone removes a zone; gateways anchored to it and units in it keep

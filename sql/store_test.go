@@ -2,13 +2,8 @@ package sql
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
-	dbsql "database/sql"
-	"encoding/hex"
 	"io/fs"
 	"math"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,6 +15,7 @@ import (
 
 	"github.com/wardwatch/wardwatch"
 	"github.com/wardwatch/wardwatch/floorplan"
+	"github.com/wardwatch/wardwatch/internal/pgtest"
 )
 
 // TestStoreSQLite runs the store contract against a SQLite file.
@@ -37,66 +33,15 @@ func TestStoreSQLite(t *testing.T) {
 // TestStorePostgres runs the store contract against PostgreSQL, each test
 // in a fresh schema of its own.
 func TestStorePostgres(t *testing.T) {
-	dsn := postgresDSN(t)
+	dsn := pgtest.DSN(t)
 	testStore(t, func(t *testing.T) *Store {
-		s, err := Open(t.Context(), "postgres", freshSchema(t, dsn))
+		s, err := Open(t.Context(), "postgres", pgtest.FreshSchema(t, dsn))
 		if err != nil {
 			t.Fatalf("Open: %v", err)
 		}
 		t.Cleanup(func() { s.Close() })
 		return s
 	})
-}
-
-// postgresDSN returns the test server's DSN from WARDWATCH_TEST_POSTGRES_DSN,
-// and skips the test without one (fails it in CI).
-func postgresDSN(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("WARDWATCH_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		const msg = "PostgreSQL required in CI: run scripts/ensure-postgres.sh and set WARDWATCH_TEST_POSTGRES_DSN"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return dsn
-}
-
-// freshSchema creates a schema with a random name, drops it when the test
-// ends, and returns dsn with search_path set to it.
-func freshSchema(t *testing.T, dsn string) string {
-	t.Helper()
-	var b [8]byte
-	rand.Read(b[:])
-	schema := "wwtest_" + hex.EncodeToString(b[:])
-
-	admin, err := dbsql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatalf("open admin connection: %v", err)
-	}
-	if _, err := admin.ExecContext(t.Context(), `CREATE SCHEMA `+schema); err != nil {
-		admin.Close()
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		defer admin.Close()
-		if _, err := admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatalf("parse DSN: %v", err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return dsn + " search_path=" + schema
 }
 
 // testStore is the contract every engine's Store meets. open returns an
@@ -141,6 +86,8 @@ func testStore(t *testing.T, open func(t *testing.T) *Store) {
 			{Name: "x", Width: math.NaN(), Height: 10},
 			{Name: "x", Width: 10, Height: math.Inf(1)},
 			{Name: "x", Level: math.MaxInt32 + 1, Width: 10, Height: 10},
+			{Name: "x", Building: strings.Repeat("b", 101), Width: 10, Height: 10},
+			{Name: "x", Building: "Main\x00", Width: 10, Height: 10},
 		} {
 			wantCode(t, "CreateFloor", s.CreateFloor(ctx, &f), wardwatch.EINVALID)
 		}
@@ -149,7 +96,9 @@ func testStore(t *testing.T, open func(t *testing.T) *Store) {
 		ground := wardwatch.Floor{Name: "Ground", Level: 0, Width: 80, Height: 40}
 		basementB := wardwatch.Floor{Name: "B", Level: -1, Width: 20, Height: 20}
 		basementA := wardwatch.Floor{Name: "A", Level: -1, Width: 20, Height: 20}
-		for _, f := range []*wardwatch.Floor{&ward, &ground, &basementB, &basementA} {
+		eastGround := wardwatch.Floor{Name: "East ground", Building: "  East wing ", Level: 0, Width: 30, Height: 20}
+		eastFirst := wardwatch.Floor{Name: "East 1", Building: "East wing", Level: 1, Width: 30, Height: 20}
+		for _, f := range []*wardwatch.Floor{&ward, &eastFirst, &ground, &basementB, &eastGround, &basementA} {
 			if err := s.CreateFloor(ctx, f); err != nil {
 				t.Fatalf("CreateFloor(%q): %v", f.Name, err)
 			}
@@ -168,9 +117,22 @@ func testStore(t *testing.T, open func(t *testing.T) *Store) {
 		if err != nil {
 			t.Fatalf("Floors: %v", err)
 		}
-		if want := []wardwatch.Floor{basementA, basementB, ground, ward}; !slices.Equal(all, want) {
+		if eastGround.Building != "East wing" {
+			t.Fatalf("CreateFloor left building %q, want it trimmed", eastGround.Building)
+		}
+		if want := []wardwatch.Floor{basementA, basementB, ground, ward, eastGround, eastFirst}; !slices.Equal(all, want) {
 			t.Fatalf("Floors = %+v\nwant %+v", all, want)
 		}
+		ward.Building = "Main"
+		if err := s.UpdateFloor(ctx, ward); err != nil {
+			t.Fatalf("UpdateFloor(building): %v", err)
+		}
+		if got, err := s.Floor(ctx, ward.ID); err != nil || got != ward {
+			t.Fatalf("Floor after UpdateFloor = %+v, %v; want %+v", got, err, ward)
+		}
+		bad := ward
+		bad.Building = strings.Repeat("b", 101)
+		wantCode(t, "UpdateFloor(long building)", s.UpdateFloor(ctx, bad), wardwatch.EINVALID)
 	})
 
 	t.Run("FloorPlans", func(t *testing.T) {
@@ -209,14 +171,16 @@ func testStore(t *testing.T, open func(t *testing.T) *Store) {
 			"no area":     {FloorID: f1.ID, Name: "x", Kind: wardwatch.ZoneRoom, Polygon: []wardwatch.Point{{X: 0, Y: 0}, {X: 1, Y: 1}, {X: 2, Y: 2}}},
 			"NaN vertex":  {FloorID: f1.ID, Name: "x", Kind: wardwatch.ZoneRoom, Polygon: []wardwatch.Point{{X: 0, Y: 0}, {X: 1, Y: 0}, {X: math.NaN(), Y: 1}}},
 			"nil polygon": {FloorID: f1.ID, Name: "x", Kind: wardwatch.ZoneRoom},
+			"bad unit":    {FloorID: f1.ID, Name: "x", Kind: wardwatch.ZoneRoom, Polygon: square, CareUnit: "4B;drop"},
+			"long unit":   {FloorID: f1.ID, Name: "x", Kind: wardwatch.ZoneRoom, Polygon: square, CareUnit: strings.Repeat("u", 65)},
 		} {
 			wantCode(t, "CreateZone("+name+")", s.CreateZone(ctx, &z), wardwatch.EINVALID)
 		}
 		missing := wardwatch.Zone{FloorID: f2.ID + 1000, Name: "x", Kind: wardwatch.ZoneRoom, Polygon: square}
 		wantCode(t, "CreateZone(missing floor)", s.CreateZone(ctx, &missing), wardwatch.ENOTFOUND)
 
-		b := wardwatch.Zone{FloorID: f1.ID, Name: "4B-12", Kind: wardwatch.ZoneRoom, Polygon: square}
-		a := wardwatch.Zone{FloorID: f1.ID, Name: "4B-01", Kind: wardwatch.ZoneCleanUtility,
+		b := wardwatch.Zone{FloorID: f1.ID, Name: "4B-12", Kind: wardwatch.ZoneRoom, Polygon: square, CareUnit: " 4B "}
+		a := wardwatch.Zone{FloorID: f1.ID, Name: "4B-01", Kind: wardwatch.ZoneCleanUtility, CareUnit: "4B",
 			Polygon: []wardwatch.Point{{X: 0.125, Y: 0}, {X: 10.5, Y: 0.001}, {X: 5, Y: 7.75}}}
 		c := wardwatch.Zone{FloorID: f2.ID, Name: "Corridor", Kind: wardwatch.ZoneCorridor, Polygon: square}
 		for _, z := range []*wardwatch.Zone{&b, &a, &c} {
@@ -243,6 +207,22 @@ func testStore(t *testing.T, open func(t *testing.T) *Store) {
 			if !slices.EqualFunc(got, tc.want, zoneEqual) {
 				t.Fatalf("Zones(%d) = %+v\nwant %+v", tc.floor, got, tc.want)
 			}
+		}
+		if b.CareUnit != "4B" {
+			t.Fatalf("CreateZone left care unit %q, want it trimmed", b.CareUnit)
+		}
+		c.CareUnit = "Pharmacy.Store-1"
+		if err := s.UpdateZone(ctx, c); err != nil {
+			t.Fatalf("UpdateZone(care unit): %v", err)
+		}
+		if got, err := s.Zones(ctx, f2.ID); err != nil || len(got) != 1 || got[0].CareUnit != c.CareUnit {
+			t.Fatalf("Zones after UpdateZone = %+v, %v", got, err)
+		}
+		bad := c
+		bad.CareUnit = "<script>"
+		wantCode(t, "UpdateZone(bad care unit)", s.UpdateZone(ctx, bad), wardwatch.EINVALID)
+		if units, err := s.CareUnits(ctx); err != nil || !slices.Equal(units, []string{"4B", "Pharmacy.Store-1"}) {
+			t.Fatalf("CareUnits = %q, %v", units, err)
 		}
 	})
 
@@ -855,7 +835,7 @@ func testStore(t *testing.T, open func(t *testing.T) *Store) {
 		wantCode(t, "CreateUser(duplicate)", s.CreateUser(ctx, &dup), wardwatch.ECONFLICT)
 
 		got, err := s.User(ctx, nurse.ID)
-		if err != nil || got != nurse {
+		if err != nil || !userEqual(got, nurse) {
 			t.Fatalf("User = %+v, %v; want %+v", got, err, nurse)
 		}
 		if got.CreatedAt.Location() != time.UTC {
@@ -863,7 +843,7 @@ func testStore(t *testing.T, open func(t *testing.T) *Store) {
 		}
 		_, err = s.User(ctx, nurse.ID+1000)
 		wantCode(t, "User(missing)", err, wardwatch.ENOTFOUND)
-		if got, err := s.UserByUsername(ctx, "admin"); err != nil || got != admin {
+		if got, err := s.UserByUsername(ctx, "admin"); err != nil || !userEqual(got, admin) {
 			t.Fatalf("UserByUsername = %+v, %v; want %+v", got, err, admin)
 		}
 		_, err = s.UserByUsername(ctx, "Admin")
@@ -873,7 +853,7 @@ func testStore(t *testing.T, open func(t *testing.T) *Store) {
 		if err != nil {
 			t.Fatalf("Users: %v", err)
 		}
-		if want := []wardwatch.User{admin, nurse}; !slices.Equal(all, want) {
+		if want := []wardwatch.User{admin, nurse}; !slices.EqualFunc(all, want, userEqual) {
 			t.Fatalf("Users = %+v\nwant %+v", all, want)
 		}
 
@@ -884,6 +864,34 @@ func testStore(t *testing.T, open func(t *testing.T) *Store) {
 			t.Fatalf("after SetPassword: %q, %v", got.PasswordHash, err)
 		}
 		wantCode(t, "SetPassword(missing)", s.SetPassword(ctx, nurse.ID+1000, "h"), wardwatch.ENOTFOUND)
+
+		// Care units a user is scoped to.
+		scoped := wardwatch.User{Username: "sam", Role: wardwatch.RoleNurse, PasswordHash: "h", Units: []string{" 5B", "4B", "4B", ""}}
+		if err := s.CreateUser(ctx, &scoped); err != nil {
+			t.Fatalf("CreateUser(scoped): %v", err)
+		}
+		if want := []string{"4B", "5B"}; !slices.Equal(scoped.Units, want) {
+			t.Fatalf("CreateUser left units %q, want %q", scoped.Units, want)
+		}
+		if got, err := s.User(ctx, scoped.ID); err != nil || !userEqual(got, scoped) {
+			t.Fatalf("User(scoped) = %+v, %v; want %+v", got, err, scoped)
+		}
+		bad := wardwatch.User{Username: "bad", Role: wardwatch.RoleNurse, Units: []string{"4B'"}}
+		wantCode(t, "CreateUser(bad unit)", s.CreateUser(ctx, &bad), wardwatch.EINVALID)
+		if err := s.SetUserUnits(ctx, nurse.ID, []string{"ICU"}); err != nil {
+			t.Fatalf("SetUserUnits: %v", err)
+		}
+		if got, err := s.UserByUsername(ctx, "nina"); err != nil || !slices.Equal(got.Units, []string{"ICU"}) {
+			t.Fatalf("after SetUserUnits: %q, %v", got.Units, err)
+		}
+		if err := s.SetUserUnits(ctx, nurse.ID, nil); err != nil {
+			t.Fatalf("SetUserUnits(none): %v", err)
+		}
+		if got, err := s.User(ctx, nurse.ID); err != nil || got.Units != nil {
+			t.Fatalf("after SetUserUnits(none): %q, %v", got.Units, err)
+		}
+		wantCode(t, "SetUserUnits(missing)", s.SetUserUnits(ctx, nurse.ID+1000, nil), wardwatch.ENOTFOUND)
+		wantCode(t, "SetUserUnits(bad)", s.SetUserUnits(ctx, nurse.ID, []string{strings.Repeat("x", 65)}), wardwatch.EINVALID)
 	})
 
 	t.Run("Sessions", func(t *testing.T) {
@@ -992,7 +1000,13 @@ func wantCode(t *testing.T, what string, err error, code string) {
 }
 
 func zoneEqual(a, b wardwatch.Zone) bool {
-	return a.ID == b.ID && a.FloorID == b.FloorID && a.Name == b.Name && a.Kind == b.Kind && slices.Equal(a.Polygon, b.Polygon)
+	return a.ID == b.ID && a.FloorID == b.FloorID && a.Name == b.Name && a.Kind == b.Kind && a.CareUnit == b.CareUnit &&
+		slices.Equal(a.Polygon, b.Polygon)
+}
+
+func userEqual(a, b wardwatch.User) bool {
+	return a.ID == b.ID && a.Username == b.Username && a.Role == b.Role && a.PasswordHash == b.PasswordHash &&
+		a.CreatedAt.Equal(b.CreatedAt) && slices.Equal(a.Units, b.Units)
 }
 
 func gatewayEqual(a, b wardwatch.Gateway) bool {

@@ -2,6 +2,7 @@ package sql
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -22,14 +23,18 @@ func (s *Store) CreateUser(ctx context.Context, u *wardwatch.User) error {
 	if !u.Role.Valid() {
 		return wardwatch.Errorf(wardwatch.EINVALID, "unknown role %q", u.Role)
 	}
+	units, raw, err := encodeUnits(u.Units)
+	if err != nil {
+		return err
+	}
 	created := u.CreatedAt
 	if created.IsZero() {
 		created = time.Now()
 	}
 	var id int64
-	err := s.queryRow(ctx,
-		`INSERT INTO users (username, role, password_hash, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
-		u.Username, string(u.Role), u.PasswordHash, millis(created),
+	err = s.queryRow(ctx,
+		`INSERT INTO users (username, role, password_hash, created_at, units) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+		u.Username, string(u.Role), u.PasswordHash, millis(created), raw,
 	).Scan(&id)
 	if err != nil {
 		return mapErr(err, "create user", errMap{
@@ -38,21 +43,49 @@ func (s *Store) CreateUser(ctx context.Context, u *wardwatch.User) error {
 	}
 	u.ID = id
 	u.CreatedAt = fromMillis(millis(created))
+	u.Units = units
 	return nil
 }
 
-const userColumns = `id, username, role, password_hash, created_at`
+// encodeUnits checks a user's care units and returns them normalised, and
+// as the JSON array the users.units column holds.
+func encodeUnits(units []string) ([]string, string, error) {
+	units, err := wardwatch.CheckCareUnits(units)
+	if err != nil {
+		return nil, "", err
+	}
+	if units == nil {
+		return nil, "[]", nil
+	}
+	b, err := json.Marshal(units)
+	if err != nil {
+		return nil, "", fmt.Errorf("encode user units: %w", err)
+	}
+	return units, string(b), nil
+}
+
+const userColumns = `id, username, role, password_hash, created_at, units`
 
 func scanUser(sc interface{ Scan(...any) error }) (wardwatch.User, error) {
 	var (
 		u       wardwatch.User
 		role    string
 		created int64
+		units   string
 	)
-	err := sc.Scan(&u.ID, &u.Username, &role, &u.PasswordHash, &created)
+	err := sc.Scan(&u.ID, &u.Username, &role, &u.PasswordHash, &created, &units)
+	if err != nil {
+		return u, err
+	}
 	u.Role = wardwatch.Role(role)
 	u.CreatedAt = fromMillis(created)
-	return u, err
+	if err := json.Unmarshal([]byte(units), &u.Units); err != nil {
+		return u, fmt.Errorf("units of user %d: %w", u.ID, err)
+	}
+	if len(u.Units) == 0 {
+		u.Units = nil
+	}
+	return u, nil
 }
 
 // User returns the user with id.
@@ -169,6 +202,17 @@ func (s *Store) SetUserRole(ctx context.Context, userID int64, role wardwatch.Ro
 		return wardwatch.Errorf(wardwatch.EINVALID, "unknown role %q", role)
 	}
 	return s.execOne(ctx, userNotFound(userID), `UPDATE users SET role = ? WHERE id = ?`, string(role), userID)
+}
+
+// SetUserUnits sets the care units a user is scoped to; none: the whole
+// site. Units are trimmed, checked, deduplicated and sorted.
+func (s *Store) SetUserUnits(ctx context.Context, userID int64, units []string) error {
+	_, raw, err := encodeUnits(units)
+	if err != nil {
+		return err
+	}
+	return mapErr(s.execOne(ctx, userNotFound(userID), `UPDATE users SET units = ? WHERE id = ?`, raw, userID),
+		"set user units", errMap{})
 }
 
 // DeleteUser removes a user and signs them out everywhere.

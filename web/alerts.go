@@ -116,7 +116,16 @@ type inboxFilter struct {
 	Priority alerts.Priority // "" for any
 	Group    string          // one of inboxGroups; history ignores it
 	From, To string          // history only: days "2006-01-02" in the hospital's zone, "" for open
+	// All ("scope=all") shows every care unit's alerts to a user scoped
+	// to care units; without it the inbox shows theirs (and alerts of no
+	// care unit) unless a unit is chosen.
+	All bool
+	// Scope is the viewer's care units (not from the query string).
+	Scope []string
 }
+
+// scoped reports whether the inbox is limited to the viewer's care units.
+func (f inboxFilter) scoped() bool { return len(f.Scope) > 0 && !f.All && f.UnitID == 0 }
 
 // errInboxFilter is the answer to a query string that is not a filter.
 func errInboxFilter(what string) error {
@@ -155,6 +164,13 @@ func parseInboxFilter(rawQuery string) (inboxFilter, error) {
 		}
 		f.Group = s
 	}
+	switch q.Get("scope") {
+	case "":
+	case "all":
+		f.All = true
+	default:
+		return f, errInboxFilter("scope")
+	}
 	for _, d := range []struct {
 		key string
 		dst *string
@@ -187,6 +203,9 @@ func (f inboxFilter) query() string {
 	}
 	if f.To != "" {
 		q.Set("to", f.To)
+	}
+	if f.All {
+		q.Set("scope", "all")
 	}
 	if len(q) == 0 {
 		return ""
@@ -319,13 +338,29 @@ type inboxView struct {
 	CanAct     bool
 	GroupLabel string
 	Empty      string // what an empty list says
+	// ScopeText names the viewer's care units ("4B") when they have any;
+	// ScopeLink toggles between their units and all ("show all").
+	ScopeText  string
+	ScopeLink  string
+	ScopeLabel string
 }
 
-// inboxSite is what formatting needs: unit names, the zone, the clock.
+// inboxSite is what formatting needs: unit names, the zone, the clock,
+// and the care units of monitored units with the care units the viewer
+// may act in (nil: any).
 type inboxSite struct {
 	units map[int64]string
 	loc   *time.Location
 	now   time.Time
+	care  map[int64]string // monitored unit → care unit; absent: none
+	limit []string         // the viewer's care units when acting is limited
+}
+
+// mayAct reports whether the viewer's scope lets them act on a: alerts of
+// no care unit are open to everyone.
+func (s inboxSite) mayAct(a alerts.Alert) bool {
+	c := s.care[a.UnitID]
+	return len(s.limit) == 0 || c == "" || slices.Contains(s.limit, c)
 }
 
 func (s inboxSite) unitName(id int64) string {
@@ -419,7 +454,7 @@ func newInboxRow(a alerts.Alert, s inboxSite, canAck bool) inboxRow {
 	if r.Subject == "" {
 		r.Subject = a.Key.Subject.String()
 	}
-	r.CanAck = canAck && r.Unacked
+	r.CanAck = canAck && r.Unacked && s.mayAct(a)
 	if a.Closed() {
 		r.Closed = inboxTime(a.ClosedAt, s.loc)
 		r.ClosedBy = cmp.Or(a.Resolution.By, a.AckedBy)
@@ -442,14 +477,27 @@ func buildInbox(open []alerts.Alert, f inboxFilter, s inboxSite, canAct bool) in
 		inboxGroupSuppressed: "No suppressed or out-of-service alerts",
 		inboxGroupAll:        "No open alerts",
 	}[f.Group]
-	if f.UnitID != 0 || f.Priority != "" {
+	if f.UnitID != 0 || f.Priority != "" || f.scoped() {
 		v.Empty += " match this filter"
+	}
+	if len(f.Scope) > 0 && f.UnitID == 0 {
+		tf := f
+		tf.All = !f.All
+		v.ScopeLink = "/alerts" + tf.query()
+		if f.All {
+			v.ScopeText, v.ScopeLabel = "all care units", "show "+scopeText(f.Scope)+" only"
+		} else {
+			v.ScopeText, v.ScopeLabel = scopeText(f.Scope), "show all"
+		}
 	}
 	v.Empty += "."
 	counts := make(map[alerts.Priority]int)
 	var main, hidden []alerts.Alert
 	for _, a := range open {
 		if a.Closed() || (f.UnitID != 0 && a.UnitID != f.UnitID) {
+			continue
+		}
+		if c := s.care[a.UnitID]; f.scoped() && c != "" && !slices.Contains(f.Scope, c) {
 			continue
 		}
 		if a.State == alerts.StateUnack || a.State == alerts.StateRTNUnack {
@@ -470,7 +518,7 @@ func buildInbox(open []alerts.Alert, f inboxFilter, s inboxSite, canAct bool) in
 		}
 	}
 	for _, p := range alerts.Priorities() {
-		cf := inboxFilter{UnitID: f.UnitID, Priority: p, Group: inboxGroupUnack}
+		cf := inboxFilter{UnitID: f.UnitID, Priority: p, Group: inboxGroupUnack, All: f.All}
 		v.Counts = append(v.Counts, inboxCount{Priority: p, N: counts[p], Link: "/alerts" + cf.query()})
 	}
 	sortInbox(main)
@@ -551,6 +599,7 @@ type inboxDetailView struct {
 	CanResolve bool
 	Form       inboxForm
 	TopError   string // a failed action's message when its form is not shown
+	ScopeNote  string // why a scoped viewer cannot act on this alert; "" when they can
 }
 
 // inboxFact is one labelled value of the detail page.
@@ -844,6 +893,7 @@ type alertPages struct {
 	logger *slog.Logger
 	desk   AlertDesk
 	units  inboxUnitLister // nil: no unit names, no unit filter
+	zones  ZoneLister      // nil: no care units (no scoping)
 	loc    *time.Location
 	now    func() time.Time
 }
@@ -865,6 +915,17 @@ func (p *alertPages) site(ctx context.Context) (inboxSite, []inboxUnit) {
 		s.units[u.ID] = u.Name
 		list = append(list, inboxUnit{ID: u.ID, Name: u.Name})
 	}
+	if p.zones != nil {
+		byZone, _, err := zoneCareUnits(ctx, p.zones)
+		if err != nil {
+			p.logger.LogAttrs(ctx, slog.LevelWarn, "alert pages: care units", slog.String("error", err.Error()))
+		} else {
+			s.care = unitCareUnits(us, byZone)
+		}
+	}
+	if vw := viewerFrom(ctx); vw != nil && vw.User.Scoped() && vw.APIToken == 0 {
+		s.limit = vw.User.Units
+	}
 	slices.SortFunc(list, func(x, y inboxUnit) int { return cmp.Or(strings.Compare(x.Name, y.Name), cmp.Compare(x.ID, y.ID)) })
 	return s, list
 }
@@ -876,6 +937,7 @@ func (p *alertPages) inbox(r *http.Request) (inboxView, error) {
 		return inboxView{}, err
 	}
 	s, units := p.site(r.Context())
+	f.Scope = scopeUnits(viewerFrom(r.Context()))
 	v := buildInbox(p.desk.Open(), f, s, viewerFrom(r.Context()).can(permAlertAct))
 	v.Units = units
 	return v, nil
@@ -967,7 +1029,11 @@ func (p *alertPages) detail(w http.ResponseWriter, r *http.Request, id int64, st
 	if vw != nil {
 		roles = []string{string(vw.User.Role)}
 	}
-	v := buildInboxDetail(rec, s, roles, vw.can(permAlertAct))
+	scopeErr := checkScope(vw, "alert", s.care[rec.Alert.UnitID])
+	v := buildInboxDetail(rec, s, roles, vw.can(permAlertAct) && scopeErr == nil)
+	if scopeErr != nil && !rec.Alert.Closed() {
+		v.ScopeNote = wardwatch.ErrorMessage(scopeErr)
+	}
 	if form.Action != "" {
 		form.Minutes = cmp.Or(form.Minutes, v.Form.Minutes)
 		v.Form = form
@@ -1102,6 +1168,23 @@ func (p *alertPages) handleAction(name string, do inboxActionFunc) http.Handler 
 		if vw == nil || !vw.can(permAlertAct) {
 			renderError(w, r, p.logger, errForbidden)
 			return
+		}
+		if vw.User.Scoped() {
+			rec, err := p.desk.Alert(ctx, id)
+			if err != nil {
+				if wardwatch.ErrorCode(err) != wardwatch.ENOTFOUND {
+					err = fmt.Errorf("%s alert %d: %w", name, id, err)
+				}
+				renderError(w, r, p.logger, err)
+				return
+			}
+			s, _ := p.site(ctx)
+			if err := checkScope(vw, "alert", s.care[rec.Alert.UnitID]); err != nil {
+				p.logger.LogAttrs(ctx, slog.LevelInfo, "alert action outside scope", slog.String("action", name),
+					slog.Int64("alert", id), slog.String("user", vw.User.Username))
+				renderError(w, r, p.logger, err)
+				return
+			}
 		}
 		form, err := do(ctx, id, vw.User.Username, []string{string(vw.User.Role)}, r.PostForm)
 		if err == nil {

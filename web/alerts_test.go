@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -381,6 +382,8 @@ func TestParseInboxFilter(t *testing.T) {
 		{"unit=&priority=&state=", inboxFilter{Group: inboxGroupActive}, false},
 		{"state=all&from=2026-03-01&to=2026-03-02", inboxFilter{Group: inboxGroupAll, From: "2026-03-01", To: "2026-03-02"}, false},
 		{"other=1", inboxFilter{Group: inboxGroupActive}, false},
+		{"scope=all&state=unacknowledged", inboxFilter{Group: inboxGroupUnack, All: true}, false},
+		{"scope=mine", inboxFilter{}, true},
 		{"unit=07", inboxFilter{}, true},
 		{"unit=-1", inboxFilter{}, true},
 		{"unit=abc", inboxFilter{}, true},
@@ -400,10 +403,10 @@ func TestParseInboxFilter(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || got != tc.want {
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("parseInboxFilter(%q) = %+v, %v; want %+v", tc.query, got, err, tc.want)
 		}
-		if again, err := parseInboxFilter(strings.TrimPrefix(got.query(), "?")); err != nil || again != got {
+		if again, err := parseInboxFilter(strings.TrimPrefix(got.query(), "?")); err != nil || !reflect.DeepEqual(again, got) {
 			t.Errorf("query() of %+v does not round-trip: %q → %+v, %v", got, got.query(), again, err)
 		}
 	}
@@ -1235,7 +1238,7 @@ func FuzzParseInboxFilter(f *testing.F) {
 			t.Fatalf("accepted %+v", got)
 		}
 		again, err := parseInboxFilter(strings.TrimPrefix(got.query(), "?"))
-		if err != nil || again != got {
+		if err != nil || !reflect.DeepEqual(again, got) {
 			t.Fatalf("%+v does not round-trip: %+v, %v", got, again, err)
 		}
 		if _, err := got.history(inboxZone); err != nil && wardwatch.ErrorCode(err) != wardwatch.EINVALID {

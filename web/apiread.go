@@ -42,27 +42,29 @@ func listOf[T any](s *apiServer, w http.ResponseWriter, r *http.Request, q listQ
 // ---- JSON shapes ----
 
 type apiFloorJSON struct {
-	ID     int64   `json:"id"`
-	Name   string  `json:"name"`
-	Level  int     `json:"level"`
-	Width  float64 `json:"width_m"`
-	Height float64 `json:"height_m"`
+	ID       int64   `json:"id"`
+	Name     string  `json:"name"`
+	Building string  `json:"building"`
+	Level    int     `json:"level"`
+	Width    float64 `json:"width_m"`
+	Height   float64 `json:"height_m"`
 }
 
 func floorOut(f wardwatch.Floor) apiFloorJSON {
-	return apiFloorJSON{ID: f.ID, Name: f.Name, Level: f.Level, Width: f.Width, Height: f.Height}
+	return apiFloorJSON{ID: f.ID, Name: f.Name, Building: f.Building, Level: f.Level, Width: f.Width, Height: f.Height}
 }
 
 type apiZoneJSON struct {
-	ID      int64        `json:"id"`
-	FloorID int64        `json:"floor_id"`
-	Name    string       `json:"name"`
-	Kind    string       `json:"kind"`
-	Polygon [][2]float64 `json:"polygon"`
+	ID       int64        `json:"id"`
+	FloorID  int64        `json:"floor_id"`
+	Name     string       `json:"name"`
+	Kind     string       `json:"kind"`
+	CareUnit string       `json:"care_unit"`
+	Polygon  [][2]float64 `json:"polygon"`
 }
 
 func zoneOut(z wardwatch.Zone) apiZoneJSON {
-	out := apiZoneJSON{ID: z.ID, FloorID: z.FloorID, Name: z.Name, Kind: string(z.Kind), Polygon: [][2]float64{}}
+	out := apiZoneJSON{ID: z.ID, FloorID: z.FloorID, Name: z.Name, Kind: string(z.Kind), CareUnit: z.CareUnit, Polygon: [][2]float64{}}
 	for _, p := range z.Polygon {
 		out.Polygon = append(out.Polygon, [2]float64{p.X, p.Y})
 	}
@@ -1186,14 +1188,19 @@ func (s *apiServer) handleExcursions() http.Handler {
 // ---- users ----
 
 type apiUserJSON struct {
-	ID        int64   `json:"id"`
-	Username  string  `json:"username"`
-	Role      string  `json:"role"`
-	CreatedAt *string `json:"created_at"`
+	ID        int64    `json:"id"`
+	Username  string   `json:"username"`
+	Role      string   `json:"role"`
+	Units     []string `json:"units"`
+	CreatedAt *string  `json:"created_at"`
 }
 
 func userOut(u wardwatch.User) apiUserJSON {
-	return apiUserJSON{ID: u.ID, Username: u.Username, Role: string(u.Role), CreatedAt: apiTime(u.CreatedAt)}
+	units := u.Units
+	if units == nil {
+		units = []string{}
+	}
+	return apiUserJSON{ID: u.ID, Username: u.Username, Role: string(u.Role), Units: units, CreatedAt: apiTime(u.CreatedAt)}
 }
 
 func (s *apiServer) handleUsers() http.Handler {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -54,7 +55,7 @@ func (s *apiServer) devicesChanged(ctx context.Context) {
 
 // ---- floors, zones, gateways ----
 
-var floorFields = []string{"name", "level", "width_m", "height_m"}
+var floorFields = []string{"name", "building", "level", "width_m", "height_m"}
 var floorRenames = map[string]string{"width_m": "width", "height_m": "height"}
 
 func (s *apiServer) handleSaveFloor() http.Handler {
@@ -99,7 +100,7 @@ func (s *apiServer) handleSaveFloor() http.Handler {
 	})
 }
 
-var zoneFields = []string{"floor_id", "name", "kind", "polygon"}
+var zoneFields = []string{"floor_id", "name", "kind", "care_unit", "polygon"}
 
 // findZone returns the stored zone id.
 func (s *apiServer) findZone(ctx context.Context, id int64) (wardwatch.Zone, error) {
@@ -701,7 +702,7 @@ func (s *apiServer) handleResetRules() http.Handler {
 func (s *apiServer) handleCreateUser() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		v, err := apiForm(w, r, []string{"username", "role", "password"}, nil)
+		v, err := apiForm(w, r, []string{"username", "role", "password", "units"}, nil)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -711,6 +712,10 @@ func (s *apiServer) handleCreateUser() http.Handler {
 			s.fail(w, r, wardwatch.Errorf(wardwatch.EINVALID, "Usernames have at most 64 characters and no spaces."))
 			return
 		}
+		if u.Units, err = apiUnits(v["units"]); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		if u.PasswordHash, err = auth.HashPassword(v["password"]); err == nil {
 			err = s.cfg.Admin.CreateUser(ctx, &u)
 		}
@@ -718,13 +723,30 @@ func (s *apiServer) handleCreateUser() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		s.audit.record(ctx, "create", "user", u.ID, nil, map[string]string{"username": u.Username, "role": string(u.Role)}, "")
+		s.audit.record(ctx, "create", "user", u.ID, nil, map[string]any{"username": u.Username, "role": string(u.Role), "units": u.Units}, "")
 		s.created(w, r, userOut(u))
 	})
 }
 
-// handleUpdateUser changes a user's role and/or sets a new password
-// (signing the user out everywhere).
+// apiUnits reads a user's "units" field: a JSON array of care unit names
+// ("" or absent: none).
+func apiUnits(raw string) ([]string, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	var units []string
+	if err := json.Unmarshal([]byte(raw), &units); err != nil {
+		return nil, wardwatch.Errorf(wardwatch.EINVALID, "The field \"units\" must be an array of care unit names.")
+	}
+	if len(units) > maxUserUnits {
+		return nil, wardwatch.Errorf(wardwatch.EINVALID, "Give at most %d care units.", maxUserUnits)
+	}
+	return wardwatch.CheckCareUnits(units)
+}
+
+// handleUpdateUser changes a user's role and/or care units ("units": []
+// for the whole site) and/or sets a new password (signing the user out
+// everywhere).
 func (s *apiServer) handleUpdateUser() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -733,13 +755,18 @@ func (s *apiServer) handleUpdateUser() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		v, err := apiForm(w, r, []string{"role", "password"}, nil)
+		v, err := apiForm(w, r, []string{"role", "password", "units"}, nil)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		if v["role"] == "" && v["password"] == "" {
-			s.fail(w, r, wardwatch.Errorf(wardwatch.EINVALID, "Give a role or a password to change."))
+		if v["role"] == "" && v["password"] == "" && v["units"] == "" {
+			s.fail(w, r, wardwatch.Errorf(wardwatch.EINVALID, "Give a role, care units or a password to change."))
+			return
+		}
+		units, err := apiUnits(v["units"])
+		if err != nil {
+			s.fail(w, r, err)
 			return
 		}
 		u, err := s.cfg.Store.User(ctx, id)
@@ -761,6 +788,14 @@ func (s *apiServer) handleUpdateUser() http.Handler {
 			}
 			s.audit.record(ctx, "update", "user", id, nil, map[string]string{"role": string(role)}, "role changed")
 			u.Role = role
+		}
+		if v["units"] != "" {
+			if err := s.cfg.Admin.SetUserUnits(ctx, id, units); err != nil {
+				s.fail(w, r, err)
+				return
+			}
+			s.audit.record(ctx, "update", "user", id, nil, map[string]any{"units": units}, "care units changed")
+			u.Units = units
 		}
 		if hash != "" {
 			err := s.cfg.Admin.SetPassword(ctx, id, hash)

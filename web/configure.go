@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -28,6 +29,9 @@ type AdminStore interface {
 	Users(ctx context.Context) ([]wardwatch.User, error)
 	CreateUser(ctx context.Context, u *wardwatch.User) error
 	SetUserRole(ctx context.Context, id int64, r wardwatch.Role) error
+	// SetUserUnits sets the care units a user is scoped to; none: the
+	// whole site.
+	SetUserUnits(ctx context.Context, id int64, units []string) error
 	SetPassword(ctx context.Context, id int64, hash string) error
 	DeleteUserSessions(ctx context.Context, id int64) error
 	DeleteUser(ctx context.Context, id int64) error
@@ -385,6 +389,21 @@ type usersView struct {
 	Edit   wardwatch.User
 	Error  string
 	Notice string
+	// CareUnits are the care units offered as scope checkboxes: those of
+	// the zones, and any a user is still scoped to.
+	CareUnits []string
+}
+
+// maxUserUnits bounds how many care units one user may be scoped to.
+const maxUserUnits = 100
+
+// formUnits reads the "units" checkboxes of a user form.
+func formUnits(form url.Values) ([]string, error) {
+	vs := form["units"]
+	if len(vs) > maxUserUnits {
+		return nil, wardwatch.Errorf(wardwatch.EINVALID, "Choose at most %d care units.", maxUserUnits)
+	}
+	return wardwatch.CheckCareUnits(vs)
 }
 
 var allRoles = []wardwatch.Role{wardwatch.RoleViewer, wardwatch.RoleNurse, wardwatch.RoleBiomed, wardwatch.RoleFacilities,
@@ -399,10 +418,23 @@ func (c *configAdmin) renderUsers(w http.ResponseWriter, r *http.Request, status
 	if edit.Role == "" {
 		edit.Role = wardwatch.RoleNurse
 	}
+	_, units, err := zoneCareUnits(r.Context(), c.store)
+	if err != nil {
+		renderError(w, r, c.logger, err)
+		return
+	}
+	for _, u := range append(us, edit) {
+		for _, x := range u.Units {
+			if !slices.Contains(units, x) {
+				units = append(units, x)
+			}
+		}
+	}
+	slices.Sort(units)
 	p := newPageMeta(r, "Users")
 	p.Nav = "admin"
 	render(w, r, c.logger, status, usersPage(p, usersView{Users: us, Roles: allRoles, Self: viewerFrom(r.Context()).User.ID,
-		Edit: edit, Error: msg, Notice: notice}))
+		Edit: edit, Error: msg, Notice: notice, CareUnits: units}))
 }
 
 func (c *configAdmin) handleUsers() http.Handler {
@@ -413,6 +445,8 @@ func (c *configAdmin) handleUsers() http.Handler {
 			notice = "User created. Give them their password in person; they can use it at once."
 		case "role":
 			notice = "Role changed."
+		case "units":
+			notice = "Care units changed. They apply from the user's next page."
 		case "password":
 			notice = "Password set. The user was signed out everywhere and signs in with the new one."
 		case "deleted":
@@ -436,6 +470,9 @@ func (c *configAdmin) handleCreateUser() http.Handler {
 			err = wardwatch.Errorf(wardwatch.EINVALID, "Usernames have at most 64 characters and no spaces.")
 		}
 		if err == nil {
+			u.Units, err = formUnits(r.PostForm)
+		}
+		if err == nil {
 			u.PasswordHash, err = auth.HashPassword(r.PostForm.Get("password"))
 		}
 		if err == nil {
@@ -449,13 +486,14 @@ func (c *configAdmin) handleCreateUser() http.Handler {
 			c.renderUsers(w, r, statusOf(err), u, wardwatch.ErrorMessage(err), "")
 			return
 		}
-		c.audit.record(ctx, "create", "user", u.ID, nil, map[string]string{"username": u.Username, "role": string(u.Role)}, "")
+		c.audit.record(ctx, "create", "user", u.ID, nil, map[string]any{"username": u.Username, "role": string(u.Role), "units": u.Units}, "")
 		http.Redirect(w, r, "/admin/users?done=created", http.StatusSeeOther)
 	})
 }
 
-// handleUpdateUser changes a user's role, or sets a new password, or
-// deletes the user; admins cannot demote or delete themselves.
+// handleUpdateUser changes a user's role or care units, or sets a new
+// password, or deletes the user; admins cannot demote or delete
+// themselves.
 func (c *configAdmin) handleUpdateUser() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
@@ -479,6 +517,14 @@ func (c *configAdmin) handleUpdateUser() http.Handler {
 			} else if err = c.admin.SetUserRole(ctx, id, role); err == nil {
 				c.audit.record(ctx, "update", "user", id, nil, map[string]string{"role": string(role)}, "role changed")
 				done = "role"
+			}
+		case "units":
+			var units []string
+			if units, err = formUnits(r.PostForm); err == nil {
+				if err = c.admin.SetUserUnits(ctx, id, units); err == nil {
+					c.audit.record(ctx, "update", "user", id, nil, map[string]any{"units": units}, "care units changed")
+					done = "units"
+				}
 			}
 		case "password":
 			var hash string

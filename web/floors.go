@@ -47,29 +47,55 @@ type floorRow struct {
 	URL    string
 }
 
-// handleFloors lists the floors with how many assets are on each now.
+// floorsView is the floor list: the floors of the viewer's care units
+// first (when they are scoped to some), then every floor grouped by
+// building.
+type floorsView struct {
+	Mine      []floorRow // floors holding a zone of the viewer's care units
+	MineLabel string     // "4B"
+	Groups    []floorGroup[floorRow]
+	Headings  bool // more than one building, or a "your units" group: show building headings
+}
+
+// handleFloors lists the floors with how many assets are on each now,
+// grouped by building and ordered by level; a viewer scoped to care
+// units sees their units' floors first.
 func handleFloors(logger *slog.Logger, store Store, live Live) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		floors, err := store.Floors(r.Context())
+		ctx := r.Context()
+		floors, err := store.Floors(ctx)
 		if err != nil {
 			renderError(w, r, logger, fmt.Errorf("list floors: %w", err))
 			return
 		}
-		slices.SortStableFunc(floors, func(a, b wardwatch.Floor) int {
-			return cmp.Or(cmp.Compare(a.Level, b.Level), strings.Compare(a.Name, b.Name))
-		})
-		rows := make([]floorRow, 0, len(floors))
-		for _, f := range floors {
-			rows = append(rows, floorRow{
-				Name:   f.Name,
-				Level:  f.Level,
-				Assets: len(latestPerAsset(live.Snapshot(f.ID))),
-				URL:    floorPath(f.ID),
-			})
+		sortFloors(floors)
+		row := func(f wardwatch.Floor) floorRow {
+			return floorRow{Name: f.Name, Level: f.Level, Assets: len(latestPerAsset(live.Snapshot(f.ID))), URL: floorPath(f.ID)}
 		}
+		var v floorsView
+		rest := floors
+		if units := scopeUnits(viewerFrom(ctx)); len(units) > 0 {
+			zs, err := store.Zones(ctx, 0)
+			if err != nil {
+				renderError(w, r, logger, fmt.Errorf("list zones: %w", err))
+				return
+			}
+			mine := careUnitFloors(zs, units)
+			rest = nil
+			for _, f := range floors {
+				if mine[f.ID] {
+					v.Mine = append(v.Mine, row(f))
+				} else {
+					rest = append(rest, f)
+				}
+			}
+			v.MineLabel = scopeText(units)
+		}
+		v.Groups = groupByBuilding(rest, row)
+		v.Headings = len(v.Mine) > 0 || len(v.Groups) > 1 || (len(v.Groups) == 1 && v.Groups[0].Building != "")
 		p := newPageMeta(r, "Floors")
 		p.Nav = "floors"
-		render(w, r, logger, http.StatusOK, floorsPage(p, rows))
+		render(w, r, logger, http.StatusOK, floorsPage(p, v))
 	})
 }
 
@@ -173,9 +199,10 @@ type floorJSON struct {
 }
 
 type zoneJSON struct {
-	ID      int64             `json:"id"`
-	Name    string            `json:"name"`
-	Polygon []wardwatch.Point `json:"polygon"`
+	ID       int64             `json:"id"`
+	Name     string            `json:"name"`
+	Polygon  []wardwatch.Point `json:"polygon"`
+	CareUnit string            `json:"careUnit,omitempty"`
 }
 
 type assetJSON struct {

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -57,10 +58,23 @@ func (a *layoutAdmin) configChanged(ctx context.Context) {
 	}
 }
 
-// floorsAdminView lists floors for the admin.
+// floorsAdminView lists floors for the admin, grouped by building.
 type floorsAdminView struct {
-	Floors []wardwatch.Floor
-	Error  string
+	Groups    []floorGroup[wardwatch.Floor]
+	Buildings []string // for the building field's suggestions
+	Error     string
+}
+
+// buildingNames are the distinct non-empty buildings of fs, sorted.
+func buildingNames(fs []wardwatch.Floor) []string {
+	var bs []string
+	for _, f := range fs {
+		if f.Building != "" && !slices.Contains(bs, f.Building) {
+			bs = append(bs, f.Building)
+		}
+	}
+	slices.Sort(bs)
+	return bs
 }
 
 func (a *layoutAdmin) handleFloors() http.Handler {
@@ -70,15 +84,20 @@ func (a *layoutAdmin) handleFloors() http.Handler {
 			renderError(w, r, a.logger, fmt.Errorf("list floors: %w", err))
 			return
 		}
+		sortFloors(fs)
+		v := floorsAdminView{Groups: groupByBuilding(fs, func(f wardwatch.Floor) wardwatch.Floor { return f }), Buildings: buildingNames(fs)}
 		p := newPageMeta(r, "Floors and plans")
 		p.Nav = "admin"
-		render(w, r, a.logger, http.StatusOK, floorsAdminPage(p, floorsAdminView{Floors: fs}))
+		render(w, r, a.logger, http.StatusOK, floorsAdminPage(p, v))
 	})
 }
 
 func floorFromForm(v map[string]string) (wardwatch.Floor, error) {
 	f := wardwatch.Floor{Name: v["name"]}
 	var err error
+	if f.Building, err = wardwatch.CheckBuilding(v["building"]); err != nil {
+		return f, err
+	}
 	if f.Level, err = formInt(v, "level", "The level", 0); err != nil {
 		return f, err
 	}
@@ -145,10 +164,14 @@ type floorEditView struct {
 	Zones    []wardwatch.Zone
 	Gateways []wardwatch.Gateway
 	HasPlan  bool
-	Token    string // a new gateway push token, shown once
-	TokenFor string
-	Notice   string
-	Data     floorEditData
+	// CareUnits and Buildings are the site's care units and buildings,
+	// suggested by the zone and floor forms.
+	CareUnits []string
+	Buildings []string
+	Token     string // a new gateway push token, shown once
+	TokenFor  string
+	Notice    string
+	Data      floorEditData
 }
 
 // floorEditData is the JSON floor-editor.js reads.
@@ -181,12 +204,20 @@ func (a *layoutAdmin) editView(ctx context.Context, id int64) (floorEditView, er
 	if err != nil {
 		return floorEditView{}, fmt.Errorf("gateways: %w", err)
 	}
+	_, units, err := zoneCareUnits(ctx, a.store)
+	if err != nil {
+		return floorEditView{}, err
+	}
+	fs, err := a.store.Floors(ctx)
+	if err != nil {
+		return floorEditView{}, fmt.Errorf("list floors: %w", err)
+	}
 	_, perr := a.store.FloorPlan(ctx, id)
-	v := floorEditView{Floor: f, Zones: zs, HasPlan: perr == nil}
+	v := floorEditView{Floor: f, Zones: zs, HasPlan: perr == nil, CareUnits: units, Buildings: buildingNames(fs)}
 	v.Data = floorEditData{Floor: floorJSON{ID: f.ID, Name: f.Name, Width: f.Width, Height: f.Height}, PlanURL: floorPlanPath(f.ID), HasPlan: v.HasPlan,
 		Zones: []zoneJSON{}, Gateways: []gatewayEditJSON{}}
 	for _, z := range zs {
-		v.Data.Zones = append(v.Data.Zones, zoneJSON{ID: z.ID, Name: z.Name, Polygon: z.Polygon})
+		v.Data.Zones = append(v.Data.Zones, zoneJSON{ID: z.ID, Name: z.Name, Polygon: z.Polygon, CareUnit: z.CareUnit})
 	}
 	for _, g := range all {
 		if g.FloorID == id && !strings.Contains(g.Key, "#") { // RFID antennas are placed by their reader
@@ -384,10 +415,14 @@ func (a *layoutAdmin) handleScale() http.Handler {
 	})
 }
 
-// zoneFromForm reads name, kind and the polygon (JSON [[x,y],…] or
-// [{"X":…,"Y":…},…] in floor metres).
+// zoneFromForm reads name, kind, care unit and the polygon (JSON
+// [[x,y],…] or [{"X":…,"Y":…},…] in floor metres).
 func zoneFromForm(v map[string]string) (wardwatch.Zone, error) {
 	z := wardwatch.Zone{Name: v["name"], Kind: wardwatch.ZoneKind(v["kind"])}
+	var err error
+	if z.CareUnit, err = wardwatch.CheckCareUnit(v["care_unit"]); err != nil {
+		return z, err
+	}
 	raw := strings.TrimSpace(v["polygon"])
 	var pairs [][2]float64
 	if err := json.Unmarshal([]byte(raw), &pairs); err == nil {

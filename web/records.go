@@ -568,6 +568,23 @@ func (rc *records) zoneName(ctx context.Context, id int64) string {
 	return zones[id]
 }
 
+// checkScope answers EFORBIDDEN when vw is scoped to care units and the
+// monitored unit unitID belongs to another (see checkScope in scope.go).
+func (rc *records) checkScope(ctx context.Context, vw *viewer, unitID int64, what string) error {
+	if vw == nil || !vw.User.Scoped() || vw.APIToken != 0 {
+		return nil
+	}
+	units, err := rc.unitList(ctx)
+	if err != nil {
+		return err
+	}
+	byZone, _, err := zoneCareUnits(ctx, rc.site)
+	if err != nil {
+		return err
+	}
+	return checkScope(vw, what, unitCareUnits(units, byZone)[unitID])
+}
+
 // pickSensor chooses the unit's sensor of metric m named by want (or the
 // first), returning every candidate for the page's selector.
 func (rc *records) pickSensor(ctx context.Context, unitID int64, m wardwatch.Metric, want string) (UnitSensor, []UnitSensor, error) {
@@ -633,6 +650,14 @@ type excursionRow struct {
 type recordsIndexView struct {
 	Units       []recordUnitRow
 	Quarantined int // units showing DO NOT USE
+	// OtherQuarantined counts quarantined units left out by the viewer's
+	// care-unit scope: the page says so, DO NOT USE is never hidden.
+	OtherQuarantined int
+	// ScopeText names what is shown ("4B", "all care units") for a viewer
+	// scoped to care units; ScopeLink and ScopeLabel toggle it.
+	ScopeText   string
+	ScopeLink   string
+	ScopeLabel  string
 	Excursions  []excursionRow
 	Truncated   bool
 	UnitList    []wardwatch.MonitoredUnit
@@ -722,14 +747,48 @@ func (rc *records) handleIndex() http.Handler {
 		}
 		labels := profileLabels()
 		v := recordsIndexView{UnitList: units, Filter: rq, Series: rc.series(), TZ: rc.loc.String(), loc: rc.loc}
+		// A viewer scoped to care units sees theirs (and units of no care
+		// unit) unless they chose a unit or asked for all.
+		scope, all := scopeUnits(viewerFrom(ctx)), r.URL.Query().Get("scope") == "all"
+		shown := func(int64) bool { return true }
+		if len(scope) > 0 && rq.UnitID == 0 {
+			byZone, _, err := zoneCareUnits(ctx, rc.site)
+			if err != nil {
+				renderError(w, r, rc.logger, err)
+				return
+			}
+			care := unitCareUnits(units, byZone)
+			if !all {
+				shown = func(id int64) bool { c := care[id]; return c == "" || slices.Contains(scope, c) }
+			}
+			q := r.URL.Query()
+			if all {
+				q.Del("scope")
+				v.ScopeText, v.ScopeLabel = "all care units", "show "+scopeText(scope)+" only"
+			} else {
+				q.Set("scope", "all")
+				v.ScopeText, v.ScopeLabel = scopeText(scope), "show all"
+			}
+			v.ScopeLink = "/records"
+			if len(q) > 0 {
+				v.ScopeLink += "?" + q.Encode()
+			}
+		}
 		for _, u := range units {
 			row := recordUnitRow{Unit: u, Label: labels[u.Profile], Room: zones[u.ZoneID], Quarantined: qs[u.ID],
 				HasMKT: unitProfile(u).MKTLimit > 0}
+			if !shown(u.ID) {
+				if len(row.Quarantined) > 0 {
+					v.OtherQuarantined++
+				}
+				continue
+			}
 			if len(row.Quarantined) > 0 {
 				v.Quarantined++
 			}
 			v.Units = append(v.Units, row)
 		}
+		xs = slices.DeleteFunc(xs, func(x alerts.Excursion) bool { return !shown(x.UnitID) })
 		slices.SortStableFunc(v.Units, func(a, b recordUnitRow) int {
 			return cmp.Compare(min(len(b.Quarantined), 1), min(len(a.Quarantined), 1))
 		})
@@ -1002,6 +1061,10 @@ func (rc *records) handleSaveTroubleshooting() http.Handler {
 			renderError(w, r, rc.logger, err)
 			return
 		}
+		if err := rc.checkScope(ctx, viewerFrom(ctx), x.UnitID, "excursion"); err != nil {
+			renderError(w, r, rc.logger, err)
+			return
+		}
 		vals, err := formValues(w, r, tsLongFields...)
 		if err != nil {
 			rc.formFailed(w, r, x, nil, err, false)
@@ -1064,6 +1127,10 @@ func (rc *records) handleClearQuarantine() http.Handler {
 		}
 		x, err := rc.loadExcursion(r)
 		if err != nil {
+			renderError(w, r, rc.logger, err)
+			return
+		}
+		if err := rc.checkScope(ctx, vw, x.UnitID, "excursion"); err != nil {
 			renderError(w, r, rc.logger, err)
 			return
 		}
@@ -1350,6 +1417,10 @@ func (rc *records) handleSignOff() http.Handler {
 		dp := dailyParams{Month: time.Date(ln.Year(), ln.Month(), 1, 0, 0, 0, 0, rc.loc)}
 		if vw == nil || vw.Kiosk {
 			renderError(w, r, rc.logger, errForbidden)
+			return
+		}
+		if err := rc.checkScope(ctx, vw, u.ID, "monitored unit"); err != nil {
+			renderError(w, r, rc.logger, err)
 			return
 		}
 		if err := parseAdminForm(w, r); err != nil {

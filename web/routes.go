@@ -132,6 +132,9 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 		if cfg.Devices != nil {
 			ap.units = cfg.Devices
 		}
+		if cfg.Store != nil {
+			ap.zones = cfg.Store
+		}
 		see := func(h http.Handler) http.Handler { return page(requirePermission(logger, permAlerts)(h)) }
 		// The live reload and the socket are not user activity: they never
 		// extend the session.

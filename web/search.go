@@ -244,6 +244,30 @@ func nearZone(r *http.Request) int64 {
 	return 0
 }
 
+// nearChosen reports whether the user has said where they are (or that
+// they are nowhere in particular), by ?near= or the cookie.
+func nearChosen(r *http.Request) bool {
+	if r.URL.Query().Has("near") {
+		return true
+	}
+	_, err := r.Cookie(nearCookie)
+	return err == nil
+}
+
+// unitZone is the first zone (by floor level, then name) of the first of
+// units that has one, or 0: where a user scoped to care units is unless
+// they say otherwise.
+func (s site) unitZone(units []string) int64 {
+	for _, u := range units {
+		for _, z := range s.order {
+			if z.CareUnit == u {
+				return z.ID
+			}
+		}
+	}
+	return 0
+}
+
 // missingAfterDefault is when a located asset counts as missing in search.
 const missingAfterDefault = 24 * time.Hour
 
@@ -268,6 +292,9 @@ func handleSearch(logger *slog.Logger, store Store, live Live, loc *time.Locatio
 			return
 		}
 		near := nearZone(r)
+		if !nearChosen(r) {
+			near = s.unitZone(scopeUnits(viewerFrom(ctx)))
+		}
 		from, fromOK := s.placeOf(near)
 		if r.URL.Query().Has("near") {
 			http.SetCookie(w, &http.Cookie{Name: nearCookie, Value: strconv.FormatInt(near, 10), Path: "/",

@@ -70,7 +70,7 @@
     var poly = L.polygon(z.polygon.map(function (p) {
       return ll(p.x !== undefined ? p.x : p.X, p.y !== undefined ? p.y : p.Y);
     }), { color: '#1d4ed8', weight: 2, fillOpacity: 0.08 }).addTo(map);
-    poly.bindTooltip(z.name, { permanent: true, direction: 'center', className: 'zone-label' });
+    poly.bindTooltip(z.careUnit ? z.name + ' · ' + z.careUnit : z.name, { permanent: true, direction: 'center', className: 'zone-label' });
     poly.on('pm:edit', function () {
       setValue('zone-polygon-' + z.id, polygonOf(poly));
       var form = document.getElementById('zone-form-' + z.id);
