@@ -952,13 +952,32 @@ func (p *alertPages) handleInbox() http.Handler {
 		}
 		m := newPageMeta(r, "Alerts")
 		m.Nav = "alerts"
-		m.Scripts = []string{staticURL("alerts.js")}
+		m.Scripts = []string{staticURL("vendor/htmx/htmx.min.js"), staticURL("alerts.js")}
 		w.Header().Set("Cache-Control", "no-store")
 		render(w, r, p.logger, http.StatusOK, inboxPage(m, v))
 	})
 }
 
 // handleRows serves the inbox's live part alone, for alerts.js.
+// rowsFor renders the inbox's live part as the inbox page at path (with
+// its filters) would show it.
+func (p *alertPages) rowsFor(w http.ResponseWriter, r *http.Request, path string) {
+	u, err := url.Parse(path)
+	if err != nil {
+		renderError(w, r, p.logger, err)
+		return
+	}
+	r2 := r.Clone(r.Context())
+	r2.Method, r2.URL, r2.Form, r2.PostForm = http.MethodGet, u, nil, nil
+	v, err := p.inbox(r2)
+	if err != nil {
+		renderError(w, r, p.logger, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	render(w, r, p.logger, http.StatusOK, inboxLive(v))
+}
+
 func (p *alertPages) handleRows() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v, err := p.inbox(r)
@@ -1047,7 +1066,7 @@ func (p *alertPages) detail(w http.ResponseWriter, r *http.Request, id int64, st
 	title := cmp.Or(rec.Alert.Rule.Name, "Alert") + " — " + cmp.Or(rec.Alert.SubjectName, rec.Alert.Key.Subject.ID)
 	m := newPageMeta(r, title)
 	m.Nav = "alerts"
-	m.Scripts = []string{staticURL("alerts.js")}
+	m.Scripts = []string{staticURL("vendor/htmx/htmx.min.js"), staticURL("alerts.js")}
 	w.Header().Set("Cache-Control", "no-store")
 	render(w, r, p.logger, status, inboxDetailPage(m, v))
 }
@@ -1190,7 +1209,14 @@ func (p *alertPages) handleAction(name string, do inboxActionFunc) http.Handler 
 		if err == nil {
 			p.logger.LogAttrs(ctx, slog.LevelInfo, "alert action", slog.String("action", name),
 				slog.Int64("alert", id), slog.String("user", vw.User.Username))
-			http.Redirect(w, r, inboxReturnPath(r, id), http.StatusSeeOther)
+			next := inboxReturnPath(r, id)
+			if r.Header.Get("HX-Request") == "true" && (next == "/alerts" || strings.HasPrefix(next, "/alerts?")) {
+				// htmx from the inbox: answer with the inbox's refreshed
+				// live part for the same filters, swapped in place.
+				p.rowsFor(w, r, next)
+				return
+			}
+			http.Redirect(w, r, next, http.StatusSeeOther)
 			return
 		}
 		switch status := statusOf(err); status {

@@ -1338,3 +1338,29 @@ func BenchmarkEncodeAlertEvent(b *testing.B) {
 		encodeAlertEvent(ev)
 	}
 }
+
+// TestAlertActionHTMX: the inbox's one-click acknowledge posts through
+// htmx and gets the inbox's live part back for the same filters, swapped
+// in place (no redirect); from the detail page it still redirects.
+func TestAlertActionHTMX(t *testing.T) {
+	desk := newInboxDesk()
+	h := inboxHarness(t, desk)
+	nurse := h.signIn()
+	post := func(referer string) *http.Response {
+		r := httptest.NewRequest(http.MethodPost, "/alerts/1/acknowledge", strings.NewReader(""))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("Sec-Fetch-Site", "same-origin")
+		r.Header.Set("HX-Request", "true")
+		r.Header.Set("Referer", referer)
+		r.AddCookie(nurse)
+		return h.do(r)
+	}
+	body := wantStatus(t, post("http://example.com/alerts?state=all"), http.StatusOK)
+	if strings.Contains(body, "<html") || !strings.Contains(body, "<table") {
+		t.Errorf("htmx answer is not the inbox fragment:\n%.400s", body)
+	}
+	if got := desk.lastCall(); got.Action != "acknowledge" || got.ID != 1 {
+		t.Errorf("desk call %+v", got)
+	}
+	wantStatus(t, post("http://example.com/alerts/1"), http.StatusSeeOther)
+}

@@ -13,7 +13,8 @@ import (
 // TestBrowserFacilitiesAcknowledgesAlert is facilities' main flow in
 // Chromium: with the inbox open, a vaccine fridge starts freezing; the
 // alert appears in the inbox without a reload and is announced; one click
-// acknowledges it, and the inbox shows who did.
+// acknowledges it in place (htmx swaps the rows, no reload), and the inbox
+// shows it acknowledged.
 func TestBrowserFacilitiesAcknowledgesAlert(t *testing.T) {
 	admin := startAdminSessionWith(t, map[string]string{"WARDWATCH_ALERTS_INTERVAL": "1s"})
 	admin.addUser("fran", wardwatch.RoleFacilities)
@@ -56,11 +57,19 @@ func TestBrowserFacilitiesAcknowledgesAlert(t *testing.T) {
 			alert = a
 		}
 	}
+	// The page must not reload: htmx posts the acknowledgement and swaps
+	// the inbox's rows in place.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.wardwatchSamePage = true`)); err != nil {
+		t.Fatal(err)
+	}
 	if err := chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(`#ack-`+itoa(alert.ID))),
 		chromedp.WaitNotPresent(chromedp.CSS(`#ack-`+itoa(alert.ID))),
 	); err != nil {
 		t.Fatalf("acknowledge: %v", err)
+	}
+	if same, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.wardwatchSamePage === true`)); err != nil || !same {
+		t.Errorf("acknowledging reloaded the page (%v)", err)
 	}
 	if a, _ := admin.app.alerts.book.Get(alert.ID); a.AckedBy != "fran" || a.State != alerts.StateAck {
 		t.Fatalf("after the click: acknowledged by %q, state %s", a.AckedBy, a.State)

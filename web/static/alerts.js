@@ -115,6 +115,8 @@
     var tpl = document.createElement('template');
     tpl.innerHTML = html;
     inbox.replaceChildren(tpl.content);
+    // Rows acknowledge through htmx (hx-post): let it see the new ones.
+    if (window.htmx) window.htmx.process(inbox);
     if (focusId) {
       var el = document.getElementById(focusId);
       if (el) el.focus();
