@@ -245,25 +245,3 @@ func (s *Store) SetGatewayToken(ctx context.Context, id int64, tokenHash []byte)
 		`UPDATE gateways SET token_hash = ? WHERE id = ?`, nullBytes(tokenHash), id)
 	return mapErr(err, "set gateway token", errMap{})
 }
-
-// CareUnits returns the distinct care units zones belong to, sorted, "" left
-// out.
-func (s *Store) CareUnits(ctx context.Context) ([]string, error) {
-	rows, err := s.query(ctx, `SELECT DISTINCT care_unit FROM zones WHERE care_unit <> '' ORDER BY care_unit`)
-	if err != nil {
-		return nil, fmt.Errorf("list care units: %w", err)
-	}
-	defer rows.Close()
-	var us []string
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			return nil, fmt.Errorf("list care units: %w", err)
-		}
-		us = append(us, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list care units: %w", err)
-	}
-	return us, nil
-}

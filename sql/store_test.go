@@ -221,9 +221,6 @@ func testStore(t *testing.T, open func(t *testing.T) *Store) {
 		bad := c
 		bad.CareUnit = "<script>"
 		wantCode(t, "UpdateZone(bad care unit)", s.UpdateZone(ctx, bad), wardwatch.EINVALID)
-		if units, err := s.CareUnits(ctx); err != nil || !slices.Equal(units, []string{"4B", "Pharmacy.Store-1"}) {
-			t.Fatalf("CareUnits = %q, %v", units, err)
-		}
 	})
 
 	t.Run("Gateways", func(t *testing.T) {

@@ -527,6 +527,13 @@ func (a *app) housekeeping(ctx context.Context) error {
 		} else if n > 0 {
 			a.logger.Debug("deleted expired sessions", "count", n)
 		}
+		// Maintenance windows explain suppressed alarms in the records:
+		// kept as long as the readings they cover.
+		if n, err := a.store.DeleteAlertWindowsBefore(ctx, now.Add(-a.cfg.Telemetry.ReadingsRetention)); err != nil && ctx.Err() == nil {
+			a.logger.Warn("delete old maintenance windows", "err", err)
+		} else if n > 0 {
+			a.logger.Debug("deleted old maintenance windows", "count", n)
+		}
 		if a.sqlTel != nil {
 			if res, err := a.sqlTel.ApplyRetention(ctx, a.retention(), now); err != nil && ctx.Err() == nil {
 				a.logger.Warn("apply telemetry retention", "err", err)
