@@ -285,6 +285,25 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 		}
 		if cfg.Records != nil {
 			mux.Handle("GET /api/v1/excursions", tok.require(permRecords)(a.handleExcursions()))
+			rc := newRecords(cfg, audit)
+			mux.Handle("PUT /api/v1/excursions/{id}/troubleshooting", tok.require(permSignOff)(a.handleSaveTroubleshooting(rc)))
+			mux.Handle("POST /api/v1/excursions/{id}/clear", tok.require(permRecords)(a.handleClearQuarantine(rc))) // pharmacists and admins: checked inside
+		}
+		if cfg.AlertSettings != nil {
+			// As on the pages: facilities and biomed manage maintenance
+			// windows; PAR levels, contacts and escalation are admin-only.
+			mux.Handle("GET /api/v1/par-levels", conf(a.handlePARLevels()))
+			mux.Handle("PUT /api/v1/par-levels/{id}", conf(a.handleSavePAR()))
+			mux.Handle("DELETE /api/v1/par-levels/{id}", conf(a.handleDeletePAR()))
+			mux.Handle("GET /api/v1/contacts", conf(a.handleContacts()))
+			mux.Handle("POST /api/v1/contacts", conf(a.handleSaveContact()))
+			mux.Handle("PUT /api/v1/contacts/{id}", conf(a.handleSaveContact()))
+			mux.Handle("DELETE /api/v1/contacts/{id}", conf(a.handleDeleteContact()))
+			mux.Handle("GET /api/v1/escalation-policies", conf(a.handleEscalation()))
+			mux.Handle("PUT /api/v1/escalation-policies", conf(a.handleSaveEscalation()))
+			mux.Handle("GET /api/v1/windows", state(a.handleWindows()))
+			mux.Handle("POST /api/v1/windows", state(a.handleAddWindow()))
+			mux.Handle("DELETE /api/v1/windows/{id}", state(a.handleDeleteWindow()))
 		}
 	}
 
