@@ -1,15 +1,10 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
-	"image"
-	_ "image/jpeg" // plan uploads
-	_ "image/png"  // plan uploads
 	"io"
 	"log/slog"
 	"math"
@@ -20,6 +15,7 @@ import (
 
 	"github.com/wardwatch/wardwatch"
 	"github.com/wardwatch/wardwatch/auth"
+	"github.com/wardwatch/wardwatch/floorplan"
 )
 
 // LayoutStore is what the floor editor changes.
@@ -36,12 +32,6 @@ type LayoutStore interface {
 	DeleteGateway(ctx context.Context, id int64) error
 	SetGatewayToken(ctx context.Context, id int64, tokenHash []byte) error
 }
-
-// Plan upload limits.
-const (
-	maxPlanBytes  = 10 << 20
-	maxPlanPixels = 12000 // per side
-)
 
 // layoutAdmin serves the floor editor.
 type layoutAdmin struct {
@@ -262,64 +252,6 @@ func (a *layoutAdmin) handleEditor() http.Handler {
 	})
 }
 
-// checkPlan validates an uploaded plan and returns its content type and
-// its height / width ratio.
-func checkPlan(data []byte) (contentType string, aspect float64, err error) {
-	if cfg, format, derr := image.DecodeConfig(bytes.NewReader(data)); derr == nil {
-		if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > maxPlanPixels || cfg.Height > maxPlanPixels {
-			return "", 0, wardwatch.Errorf(wardwatch.EINVALID, "The plan must be at most %d × %d pixels.", maxPlanPixels, maxPlanPixels)
-		}
-		return "image/" + format, float64(cfg.Height) / float64(cfg.Width), nil
-	}
-	// SVG: well-formed XML whose root element is <svg> with a size.
-	dec := xml.NewDecoder(bytes.NewReader(data))
-	dec.Strict = true
-	for {
-		tok, terr := dec.Token()
-		if terr != nil {
-			break
-		}
-		se, ok := tok.(xml.StartElement)
-		if !ok {
-			continue
-		}
-		if se.Name.Local != "svg" {
-			break
-		}
-		w, h := svgSize(se)
-		if w <= 0 || h <= 0 {
-			return "", 0, wardwatch.Errorf(wardwatch.EINVALID, "The SVG plan needs a viewBox or a width and height.")
-		}
-		return "image/svg+xml", h / w, nil
-	}
-	return "", 0, wardwatch.Errorf(wardwatch.EINVALID, "The plan must be a PNG, JPEG or SVG image.")
-}
-
-// svgSize reads an <svg> element's size from its viewBox, else its
-// width and height.
-func svgSize(se xml.StartElement) (w, h float64) {
-	for _, at := range se.Attr {
-		if at.Name.Local == "viewBox" {
-			f := strings.Fields(strings.ReplaceAll(at.Value, ",", " "))
-			if len(f) == 4 {
-				w, _ = strconv.ParseFloat(f[2], 64)
-				h, _ = strconv.ParseFloat(f[3], 64)
-				return w, h
-			}
-		}
-	}
-	for _, at := range se.Attr {
-		v, _ := strconv.ParseFloat(strings.TrimRight(at.Value, "px"), 64)
-		switch at.Name.Local {
-		case "width":
-			w = v
-		case "height":
-			h = v
-		}
-	}
-	return w, h
-}
-
 // handleUploadPlan replaces a floor's plan; the floor's height follows the
 // plan's proportions at its current width.
 func (a *layoutAdmin) handleUploadPlan() http.Handler {
@@ -330,28 +262,28 @@ func (a *layoutAdmin) handleUploadPlan() http.Handler {
 			renderError(w, r, a.logger, errNoFloor)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxPlanBytes+64<<10)
+		r.Body = http.MaxBytesReader(w, r.Body, floorplan.MaxPlanBytes+64<<10)
 		file, _, err := r.FormFile("plan")
 		if err != nil {
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
-				renderError(w, r, a.logger, wardwatch.Errorf(wardwatch.ETOOLARGE, "The plan is larger than %d MiB.", maxPlanBytes>>20))
+				renderError(w, r, a.logger, wardwatch.Errorf(wardwatch.ETOOLARGE, "The plan is larger than %d MiB.", floorplan.MaxPlanBytes>>20))
 				return
 			}
 			renderError(w, r, a.logger, wardwatch.Errorf(wardwatch.EINVALID, "Choose a plan image to upload."))
 			return
 		}
 		defer file.Close()
-		data, err := io.ReadAll(io.LimitReader(file, maxPlanBytes+1))
+		data, err := io.ReadAll(io.LimitReader(file, floorplan.MaxPlanBytes+1))
 		if err != nil {
 			renderError(w, r, a.logger, wardwatch.Errorf(wardwatch.EINVALID, "The plan could not be read."))
 			return
 		}
-		if len(data) > maxPlanBytes {
-			renderError(w, r, a.logger, wardwatch.Errorf(wardwatch.ETOOLARGE, "The plan is larger than %d MiB.", maxPlanBytes>>20))
+		if len(data) > floorplan.MaxPlanBytes {
+			renderError(w, r, a.logger, wardwatch.Errorf(wardwatch.ETOOLARGE, "The plan is larger than %d MiB.", floorplan.MaxPlanBytes>>20))
 			return
 		}
-		ct, aspect, err := checkPlan(data)
+		ct, aspect, err := floorplan.CheckPlan(data)
 		if err != nil {
 			renderError(w, r, a.logger, err)
 			return
