@@ -189,8 +189,10 @@ func (s *Site) validate() error {
 			p.add("floors", i, "a floor needs a name (1 to 200 characters, no leading or trailing spaces)")
 		case f.Level < math.MinInt32 || f.Level > math.MaxInt32:
 			p.add("floors", i, "floor %q: level %d is out of range", f.Name, f.Level)
-		case !finite(f.Width, f.Height) || f.Width <= 0 || f.Height <= 0 || f.Width > 5000 || f.Height > 5000:
+		case !finite(f.Width, f.Height) || f.Width <= 0 || f.Height < 0 || f.Height == 0 && f.Plan == nil || f.Width > 5000 || f.Height > 5000:
 			p.add("floors", i, "floor %q: width and height must be more than 0 and at most 5000 m", f.Name)
+		case f.Plan != nil && (!name(f.Plan.File, 1000) || strings.ContainsRune(f.Plan.File, 0)):
+			p.add("floors", i, "floor %q: plan is {file: PATH}, relative to the site file", f.Name)
 		}
 		if b, err := wardwatch.CheckBuilding(f.Building); err != nil {
 			p.add("floors", i, "floor %q: %s", f.Name, wardwatch.ErrorMessage(err))
@@ -435,6 +437,7 @@ func (s *Site) validate() error {
 		}
 		p.unique(users, "users", i, u.Username, fmt.Sprintf("user %q", u.Username))
 	}
+	s.validateExtra(p)
 	return p.err()
 }
 

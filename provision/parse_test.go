@@ -34,6 +34,26 @@ func TestParseErrors(t *testing.T) {
 		{"two documents", "version: 1\n---\nversion: 1\n", "more than one YAML document"},
 		{"bad role", "version: 1\nusers:\n  - {username: u, role: god}\n", `site.yaml:3: user "u": unknown role "god"`},
 		{"policy", "version: 1\nescalation_policies:\n  - {priority: urgent, tiers: []}\n", "site.yaml:2: escalation policies:"},
+		{"floor without height", "version: 1\nfloors:\n  - {name: A, width: 10}\n", `site.yaml:3: floor "A": width and height`},
+		{"plan ref", "version: 1\nfloors:\n  - {name: A, width: 10, plan: {file: ''}}\n", `site.yaml:3: floor "A": plan is {file: PATH}`},
+		{"plan unknown field", "version: 1\nfloors:\n  - {name: A, width: 10, plan: {path: a.svg}}\n", "site.yaml:3: field path not found"},
+		{"reader key", "version: 1\nrfid_readers:\n  - {key: 'a#b', antennas: [{port: 1, zone: {floor: F, zone: Z}}]}\n", "site.yaml:3: a reader needs a key"},
+		{"reader ports", "version: 1\nrfid_readers:\n  - {key: r, antennas: [{port: 1, zone: {floor: F, zone: Z}}, {port: 1, zone: {floor: F, zone: Y}}]}\n",
+			`site.yaml:3: reader "r": antenna ports must be distinct`},
+		{"reader token literal", "version: 1\nrfid_readers:\n  - key: r\n    token: abc\n", "site.yaml:4: write a secret as"},
+		{"portal port", "version: 1\nrfid_readers:\n  - key: r\n    antennas: [{port: 1, zone: {floor: F, zone: Z}}]\n    portal: {inside: [1], outside: [3], inside_zone: {floor: F, zone: Z}, outside_zone: {floor: F, zone: Y}}\n",
+			`site.yaml:3: reader "r": door antenna 3 is not one of the reader's antennas`},
+		{"poll url", "version: 1\npoll_targets:\n  - {name: p, url: 'ftp://x', source: ble, key: g, interval: 10s, timeout: 1s}\n", `site.yaml:3: poll target "p": the URL`},
+		{"poll credentials", "version: 1\npoll_targets:\n  - {name: p, url: 'https://u:pw@x/', source: ble, key: g, interval: 10s, timeout: 1s}\n", "not in the URL"},
+		{"poll timeout", "version: 1\npoll_targets:\n  - {name: p, url: 'https://x/', source: ble, key: g, interval: 1s, timeout: 2s}\n", "longer than the interval"},
+		{"poll auth literal", "version: 1\npoll_targets:\n  - name: p\n    authorization: Bearer x\n", "site.yaml:4: write a secret as"},
+		{"profile both", "version: 1\ndevice_profiles:\n  - {kind: modbus, name: m, source: 'name: m', file: m.yaml}\n", `site.yaml:3: profile "m": give exactly one`},
+		{"profile kind", "version: 1\ndevice_profiles:\n  - {kind: bacnet, name: m, source: x}\n", `site.yaml:3: profile kind "bacnet"`},
+		{"window kind", "version: 1\nmaintenance_windows:\n  - {unit: U, kind: nap, start: 2027-01-01, end: 2027-01-02}\n", `site.yaml:3: window of "U": kind "nap"`},
+		{"window order", "version: 1\nmaintenance_windows:\n  - {unit: U, kind: defrost, start: 2027-01-02, end: 2027-01-01}\n", "must end after it starts"},
+		{"window time", "version: 1\nmaintenance_windows:\n  - {unit: U, kind: defrost, start: soon, end: 2027-01-01}\n", `site.yaml:3: start: "soon" is not a date`},
+		{"window twice", "version: 1\nmaintenance_windows:\n  - {unit: U, kind: defrost, start: 2027-01-01, end: 2027-01-02}\n  - {unit: U, kind: defrost, start: '2027-01-01T00:00:00Z', end: 2027-01-03}\n",
+			"site.yaml:4: window U defrost from 2027-01-01 is listed twice"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := provision.Parse("site.yaml", []byte(tc.file))
@@ -84,7 +104,12 @@ func FuzzParse(f *testing.F) {
 	f.Add(example)
 	f.Add([]byte(small))
 	for _, s := range []string{"", "version: 1\n", "version: 1\nfloors: [{name: A, width: 1, height: 1}]\n", "{", "version: 1\nusers: [{username: u, role: admin, password: x}]\n",
-		"a: &a [*a, *a]\n", "version: 1\nunits: [{name: U, profile: vaccine_fridge, rules: '[]'}]\n"} {
+		"a: &a [*a, *a]\n", "version: 1\nunits: [{name: U, profile: vaccine_fridge, rules: '[]'}]\n",
+		"version: 1\nrfid_readers: [{key: r, token: {env: T}, antennas: [{port: 2, zone: {floor: F, zone: Z}}, {port: 1, zone: {floor: F, zone: Y}}],\n  portal: {inside: [1], outside: [2], inside_zone: {floor: F, zone: Y}, outside_zone: {floor: F, zone: Z}}}]\n",
+		"version: 1\npoll_targets: [{name: p, url: 'https://x/', source: rfid, key: r, interval: 60s, timeout: 1000ms, authorization: {file: /a}, enabled: false}]\n",
+		"version: 1\ndevice_profiles: [{kind: modbus, name: m, source: \"name: m\\n\\n\"}, {kind: snmp, name: s, file: p/s.yaml}]\n",
+		"version: 1\nfloors: [{name: A, width: 10, plan: {file: plans/a.svg}}, {name: B, width: 10, height: 3, plan: {file: /abs/b.png}}]\n",
+		"version: 1\nmaintenance_windows: [{unit: U, kind: defrost, start: '2027-01-01T02:00:00.123456789+02:00', end: 2027-01-02}]\n"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

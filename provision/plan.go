@@ -34,12 +34,21 @@ type Options struct {
 	ReadFile func(string) ([]byte, error)
 	// Passwords hashes the passwords users are given; nil refuses them.
 	Passwords Passwords
+	// Dir is the directory file paths of the site file (device profiles)
+	// are relative to: the site file's.
+	Dir string
+	// ValidateProfile parses a device profile's YAML as the profiles page
+	// does and returns the name it gives; nil refuses profiles.
+	ValidateProfile func(kind string, source []byte) (name string, err error)
+	// Now is the time maintenance windows are compared with (an ended
+	// window is not created); nil: time.Now.
+	Now func() time.Time
 }
 
 // Change is one create, update or delete a plan makes.
 type Change struct {
 	Action  string // "create", "update" or "delete"
-	Subject string // "floor", "zone", "gateway", "asset", "tag", "unit", "unit_rules", "modbus_device", "snmp_target", "contact", "par_level", "escalation_policies", "user"
+	Subject string // "floor", "zone", "gateway", "asset", "tag", "unit", "unit_rules", "modbus_device", "snmp_target", "contact", "par_level", "escalation_policies", "user", "floor_plan", "rfid_reader", "poll_target", "device_profile", "maintenance_window"
 	Key     string // the natural key, as people read it
 	Detail  string // what changes, for an update
 	Where   string // "site.yaml:12" for objects of the file
@@ -103,6 +112,8 @@ type planner struct {
 	errs    problems
 	upserts []Change
 	deletes [][]Change // per section, in section order
+	notes   []string
+	plans   map[string]planImage // the file's floor plans, by floor name
 }
 
 // NewPlan compares site with the store and lists the changes that make
@@ -115,21 +126,27 @@ func NewPlan(ctx context.Context, st Store, site *Site, opts Options) (*Plan, er
 		return nil, err
 	}
 	p := &planner{ctx: ctx, st: st, cur: cur, want: site, opts: opts, errs: problems{site: site}}
+	p.readPlans()
 	p.floors()
+	p.floorPlans()
 	p.zones()
 	p.gateways()
+	p.rfidReaders()
+	p.pollTargets()
 	p.assets()
 	p.units()
+	p.deviceProfiles()
 	p.modbusDevices()
 	p.snmpTargets()
 	p.contacts()
 	p.parLevels()
 	p.policies()
+	p.windows()
 	p.users()
 	if err := p.errs.err(); err != nil {
 		return nil, err
 	}
-	plan := &Plan{Changes: p.upserts, state: cur}
+	plan := &Plan{Changes: p.upserts, Notes: p.notes, state: cur}
 	for i := len(p.deletes) - 1; i >= 0; i-- {
 		plan.Changes = append(plan.Changes, p.deletes[i]...)
 	}
@@ -218,6 +235,13 @@ func (s *state) unit(name string) int64 {
 	return s.unitID[name]
 }
 
+// withoutPlan is f without its plan reference: plans are compared by
+// their images (floorPlans).
+func withoutPlan(f Floor) Floor {
+	f.Plan = nil
+	return f
+}
+
 func (p *planner) floors() {
 	cur := make(map[string]Floor)
 	for _, f := range p.cur.site.Floors {
@@ -237,8 +261,8 @@ func (p *planner) floors() {
 					p.cur.floorID[f.Name] = d.ID
 					return id(d.ID), err
 				}})
-		case old != f:
-			p.upsert(Change{Action: "update", Subject: "floor", Key: f.Name, Detail: diffFields(old, f), Where: p.want.where("floors", i),
+		case !reflect.DeepEqual(old, withoutPlan(f)):
+			p.upsert(Change{Action: "update", Subject: "floor", Key: f.Name, Detail: diffFields(old, withoutPlan(f)), Where: p.want.where("floors", i),
 				old: old, new: f, run: func(ctx context.Context) (string, error) {
 					return id(p.cur.floorID[f.Name]), p.st.UpdateFloor(ctx, dom())
 				}})

@@ -15,6 +15,8 @@ import (
 	"github.com/wardwatch/wardwatch"
 	"github.com/wardwatch/wardwatch/alerts"
 	"github.com/wardwatch/wardwatch/auth"
+	"github.com/wardwatch/wardwatch/collectors/modbus"
+	"github.com/wardwatch/wardwatch/collectors/snmp"
 	"github.com/wardwatch/wardwatch/internal/pgtest"
 	"github.com/wardwatch/wardwatch/provision"
 	"github.com/wardwatch/wardwatch/sim"
@@ -29,6 +31,24 @@ var testEnv = map[string]string{
 	"WARDWATCH_SNMP_DEMO_PUMP_SERVER_AUTH_PASSWORD": "demo-auth-pass",
 	"WARDWATCH_SNMP_DEMO_PUMP_SERVER_PRIV_PASSWORD": "demo-priv-pass",
 	"WARDWATCH_SNMP_LEGACY_PUMP_COMMUNITY":          "legacy-community",
+	"WARDWATCH_POLL_DOCK_CONTROLLER_AUTHORIZATION":  "Bearer poll-secret-1",
+}
+
+// testNow is the time of the tests' plans: the demo's maintenance windows
+// are after it.
+var testNow = time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+
+// validateProfile parses a device profile as cmd/wardwatch does.
+func validateProfile(kind string, src []byte) (string, error) {
+	switch kind {
+	case "modbus":
+		p, err := modbus.ParseProfile(src)
+		return p.Name, err
+	case "snmp":
+		p, err := snmp.ParseProfile(src)
+		return p.Name, err
+	}
+	return "", wardwatch.Errorf(wardwatch.EINVALID, "kind %q", kind)
 }
 
 func getenv(k string) string { return testEnv[k] }
@@ -40,7 +60,8 @@ func (passwords) Hash(p string) (string, error) { return auth.HashPassword(p) }
 func (passwords) Check(h, p string) bool        { return auth.CheckPassword(h, p) }
 
 func options(prune bool) provision.Options {
-	return provision.Options{Prune: prune, Getenv: getenv, ReadFile: os.ReadFile, Passwords: passwords{}}
+	return provision.Options{Prune: prune, Getenv: getenv, ReadFile: os.ReadFile, Passwords: passwords{},
+		ValidateProfile: validateProfile, Now: func() time.Time { return testNow }, Dir: "testdata"}
 }
 
 // openSQLite opens a migrated SQLite store in a temporary directory, with
@@ -168,7 +189,49 @@ func seedDemo(t *testing.T, s *sql.Store) {
 		{Username: "charge-4b", Role: wardwatch.RoleNurse, Units: []string{"4B"}}} {
 		must(s.CreateUser(ctx, &u))
 	}
+
+	// RFID: a door reader between the clean and soiled utility rooms (its
+	// push token is stored, never exported) and a shelf reader.
+	door := wardwatch.RFIDReader{Key: "4b-utility-door", Name: "4B utility door", Format: "zebra",
+		Antennas: []wardwatch.RFIDAntenna{{Port: 1, ZoneID: zoneID["4B Clean utility"]}, {Port: 2, ZoneID: zoneID["4B Soiled utility"]}},
+		Portal:   &wardwatch.RFIDPortal{Inside: []int{1}, Outside: []int{2}, InsideZoneID: zoneID["4B Clean utility"], OutsideZoneID: zoneID["4B Soiled utility"]}}
+	must(s.SaveRFIDReader(ctx, &door))
+	must(s.SetRFIDReaderToken(ctx, door.ID, auth.HashToken("demo-reader-token-0001")))
+	must(s.SaveRFIDReader(ctx, &wardwatch.RFIDReader{Key: "5b-shelf", Antennas: []wardwatch.RFIDAntenna{{Port: 3, ZoneID: zoneID["5B Clean utility"]}}}))
+	must(s.SavePollTarget(ctx, &wardwatch.PollTarget{Name: "Dock controller", URL: "https://10.20.0.9/api/reads", Source: "rfid",
+		Key: "4b-utility-door", Format: "zebra", Interval: 5 * time.Second, Timeout: time.Second,
+		AuthHeader: testEnv["WARDWATCH_POLL_DOCK_CONTROLLER_AUTHORIZATION"], Enabled: true}, false))
+	must(s.SavePollTarget(ctx, &wardwatch.PollTarget{Name: "Legacy BLE gateway", URL: "http://10.20.0.10/scan", Source: "ble",
+		Key: "f1-gw-01", Interval: time.Minute, Timeout: 5 * time.Second}, false))
+
+	// Device profiles: a site register map and a site pump profile.
+	must(s.SaveDeviceProfile(ctx, wardwatch.DeviceProfile{Kind: "modbus", Name: "site-fridge", Source: []byte(siteFridgeProfile)}))
+	pump, err := os.ReadFile(filepath.Join("..", "collectors", "snmp", "testdata", "profiles", "wardwatch-example-pump.yaml"))
+	must(err)
+	pump = []byte(strings.Replace(string(pump), "name: wardwatch-example-pump\n", "name: site-pump\n", 1))
+	must(s.SaveDeviceProfile(ctx, wardwatch.DeviceProfile{Kind: "snmp", Name: "site-pump", Source: pump}))
+
+	// Maintenance windows.
+	_, err = s.SaveAlertWindow(ctx, alerts.Window{UnitID: firstUnit, Kind: alerts.SuppressMaintenance,
+		Start: time.Date(2027, 3, 1, 8, 0, 0, 0, time.UTC), End: time.Date(2027, 3, 1, 12, 30, 0, 0, time.UTC),
+		By: "biomed1", Reason: "Annual probe calibration"})
+	must(err)
+	_, err = s.SaveAlertWindow(ctx, alerts.Window{UnitID: firstUnit, Kind: alerts.SuppressOutOfService,
+		Start: time.Date(2027, 4, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2027, 4, 3, 0, 0, 0, 0, time.UTC), By: "provision"})
+	must(err)
 }
+
+// siteFridgeProfile is a site-defined Modbus register map.
+const siteFridgeProfile = `name: site-fridge
+description: Site fridge controller, probe in 0.1 °C
+fields:
+  - name: cabinet
+    metric: temperature
+    table: holding_register
+    address: 256
+    type: int16
+    scale: 0.1
+`
 
 func export(t *testing.T, s provision.Store) []byte {
 	t.Helper()
@@ -222,11 +285,25 @@ func planText(t *testing.T, p *provision.Plan) string {
 func TestSiteExample(t *testing.T) {
 	s := openSQLite(t)
 	seedDemo(t, s)
-	got := export(t, s)
+	got, plans := exportWithPlans(t, s)
 	path := filepath.Join("testdata", "site.yaml")
 	if *update {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
+		}
+		for p, data := range plans {
+			os.MkdirAll(filepath.Dir(filepath.Join("testdata", p)), 0o755)
+			if err := os.WriteFile(filepath.Join("testdata", p), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(plans) == 0 {
+		t.Fatal("the demo's floor plans were not exported")
+	}
+	for p, data := range plans {
+		if want, err := os.ReadFile(filepath.Join("testdata", p)); err != nil || !bytes.Equal(want, data) {
+			t.Fatalf("exported plan %s differs from testdata (run with -update): %v", p, err)
 		}
 	}
 	want, err := os.ReadFile(path)
@@ -242,6 +319,21 @@ func TestSiteExample(t *testing.T) {
 			t.Errorf("export contains the secret %q", v)
 		}
 	}
+}
+
+// exportWithPlans exports s with its floor plan images, returned by path.
+func exportWithPlans(t *testing.T, s provision.Store) ([]byte, map[string][]byte) {
+	t.Helper()
+	plans := map[string][]byte{}
+	var buf bytes.Buffer
+	err := provision.ExportWith(t.Context(), s, &buf, provision.ExportOptions{WritePlan: func(path string, data []byte) error {
+		plans[path] = data
+		return nil
+	}})
+	if err != nil {
+		t.Fatalf("ExportWith: %v", err)
+	}
+	return buf.Bytes(), plans
 }
 
 func firstDiff(a, b []byte) string {
@@ -266,8 +358,23 @@ func roundTrip(t *testing.T, s *sql.Store) {
 	if plan.Empty() {
 		t.Fatal("applying the example to an empty store changed nothing")
 	}
-	if got := export(t, s); !bytes.Equal(got, data) {
+	got, plans := exportWithPlans(t, s)
+	if !bytes.Equal(got, data) {
 		t.Fatalf("apply → export is not a fixed point:\n%s", firstDiff(got, data))
+	}
+	for p, b := range plans {
+		if want, err := os.ReadFile(filepath.Join("testdata", p)); err != nil || !bytes.Equal(want, b) {
+			t.Fatalf("plan %s did not survive apply → export: %v", p, err)
+		}
+	}
+	// Export without a place for the images says so, and applying that
+	// leaves the plans alone.
+	bare := export(t, s)
+	if !bytes.HasPrefix(bare, []byte("# The plan images of 2 floors are not exported here")) {
+		t.Fatalf("export to a stream:\n%.300s", bare)
+	}
+	if p := planOf(t, s, bare, options(true)); !p.Empty() {
+		t.Fatalf("applying an export without plans would change:\n%s", planText(t, p))
 	}
 	for _, prune := range []bool{false, true} {
 		if p := planOf(t, s, data, options(prune)); !p.Empty() {
@@ -314,6 +421,17 @@ func TestIdempotentOnSeededStore(t *testing.T) {
 	seedDemo(t, s)
 	if p := planOf(t, s, export(t, s), options(true)); !p.Empty() {
 		t.Fatalf("applying a store's own export would change:\n%s", planText(t, p))
+	}
+	data, plans := exportWithPlans(t, s)
+	opts := options(true)
+	opts.ReadFile = func(path string) ([]byte, error) {
+		if b, ok := plans[filepath.ToSlash(strings.TrimPrefix(path, "testdata"+string(filepath.Separator)))]; ok {
+			return b, nil
+		}
+		return nil, os.ErrNotExist
+	}
+	if p := planOf(t, s, data, opts); !p.Empty() {
+		t.Fatalf("applying a store's own export with plans would change:\n%s", planText(t, p))
 	}
 }
 
@@ -502,5 +620,207 @@ func TestPlanErrors(t *testing.T) {
 				t.Fatal("something was written")
 			}
 		})
+	}
+}
+
+const extras = `version: 1
+floors:
+  - {name: Ward 1, level: 1, width: 40, height: 20}
+zones:
+  - {floor: Ward 1, name: Clean, kind: clean_utility, polygon: [[0, 0], [5, 0], [5, 4], [0, 4]]}
+  - {floor: Ward 1, name: Soiled, kind: soiled_utility, polygon: [[10, 0], [15, 0], [15, 4], [10, 4]]}
+rfid_readers:
+  - key: door-1
+    format: impinj
+    token: {env: READER_TOKEN}
+    antennas:
+      - {port: 2, zone: {floor: Ward 1, zone: Soiled}}
+      - {port: 1, zone: {floor: Ward 1, zone: Clean}}
+    portal: {inside: [1], outside: [2], inside_zone: {floor: Ward 1, zone: Clean}, outside_zone: {floor: Ward 1, zone: Soiled}}
+poll_targets:
+  - {name: Door poller, url: "https://door-1.example/reads", source: rfid, key: door-1, interval: 10s, timeout: 2s,
+     authorization: {env: POLL_AUTH}}
+units:
+  - {name: Fridge 1, profile: vaccine_fridge}
+device_profiles:
+  - {kind: modbus, name: site-fridge, file: profiles/site-fridge.yaml}
+maintenance_windows:
+  - {unit: Fridge 1, kind: defrost, start: "2026-07-01T02:00:00Z", end: "2026-07-01T02:30:00Z", reason: Weekly defrost}
+  - {unit: Fridge 1, kind: maintenance, start: "2026-01-01", end: "2026-01-02"}
+`
+
+// TestExtras checks RFID readers (tokens set by reference, never
+// exported), poll targets (sealed Authorization), device profiles read
+// from files beside the site file, and maintenance windows (ended ones
+// are not created), then that pruning deletes each.
+func TestExtras(t *testing.T) {
+	s := openSQLite(t)
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "profiles"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "profiles", "site-fridge.yaml"), []byte(siteFridgeProfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"READER_TOKEN": "reader-token-secret-1", "POLL_AUTH": "Bearer poll-secret-xyz"}
+	opts := options(false)
+	opts.Getenv, opts.Dir = func(k string) string { return env[k] }, dir
+	p := apply(t, s, []byte(extras), opts)
+	text := planText(t, p)
+	for _, want := range []string{"+ create rfid reader door-1", "+ create poll target Door poller", "+ create device profile modbus / site-fridge",
+		"+ create maintenance window Fridge 1 defrost from 2026-07-01T02:00:00Z", "! site.yaml:24: window Fridge 1 maintenance from 2026-01-01 ended"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("plan lacks %q:\n%s", want, text)
+		}
+	}
+	ctx := t.Context()
+	r, err := s.RFIDReaderByKey(ctx, "door-1")
+	if err != nil || !bytes.Equal(r.TokenHash, auth.HashToken("reader-token-secret-1")) || len(r.Antennas) != 2 || r.Portal == nil {
+		t.Fatalf("reader %+v, %v", r, err)
+	}
+	pts, err := s.PollTargets(ctx)
+	if err != nil || len(pts) != 1 || pts[0].AuthHeader != "Bearer poll-secret-xyz" {
+		t.Fatalf("poll targets %+v, %v", pts, err)
+	}
+	ws, err := s.AlertWindows(ctx)
+	if err != nil || len(ws) != 1 || ws[0].By != provision.AuditUser || ws[0].Reason != "Weekly defrost" {
+		t.Fatalf("windows %+v, %v", ws, err)
+	}
+	out := string(export(t, s))
+	for _, secret := range []string{"reader-token-secret-1", "poll-secret-xyz", "token:"} {
+		if strings.Contains(out, secret) {
+			t.Fatalf("export holds %q:\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(out, "authorization: {env: WARDWATCH_POLL_DOOR_POLLER_AUTHORIZATION} # secret: the value is not exported") ||
+		!strings.Contains(out, "source: |\n      name: site-fridge\n") {
+		t.Fatalf("export:\n%s", out)
+	}
+	entries, err := s.AuditLog(ctx, wardwatch.AuditQuery{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.Contains(e.Old+e.New, "secret") && !strings.Contains(e.Old+e.New, "READER_TOKEN") && !strings.Contains(e.Old+e.New, "POLL_AUTH") {
+			t.Fatalf("audit entry %s %s holds a secret: %s", e.Action, e.Subject, e.New)
+		}
+	}
+
+	// The same file again: nothing; a new token: an update of the token only.
+	if p := planOf(t, s, []byte(extras), opts); !p.Empty() {
+		t.Fatalf("second apply:\n%s", planText(t, p))
+	}
+	env["READER_TOKEN"] = "reader-token-secret-2"
+	p = planOf(t, s, []byte(extras), opts)
+	if text := planText(t, p); !strings.Contains(text, "~ update rfid reader door-1 (token)") || len(p.Changes) != 1 {
+		t.Fatalf("new token: plan\n%s", text)
+	}
+	if _, err := p.Apply(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := s.RFIDReaderByKey(ctx, "door-1"); !bytes.Equal(r.TokenHash, auth.HashToken("reader-token-secret-2")) {
+		t.Fatal("token not changed")
+	}
+	// A short token is refused.
+	env["READER_TOKEN"] = "short"
+	site, err := provision.Parse("site.yaml", []byte(extras))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := provision.NewPlan(ctx, s, site, opts); err == nil || !strings.Contains(wardwatch.ErrorMessage(err), "site.yaml:8: reader \"door-1\": a push token is at least 16") {
+		t.Fatalf("short token: %v", err)
+	}
+	env["READER_TOKEN"] = "reader-token-secret-2"
+
+	// The profile file names another profile: refused with the line.
+	os.WriteFile(filepath.Join(dir, "profiles", "site-fridge.yaml"), []byte(strings.Replace(siteFridgeProfile, "name: site-fridge", "name: other", 1)), 0o644)
+	site, _ = provision.Parse("site.yaml", []byte(extras))
+	if _, err := provision.NewPlan(ctx, s, site, opts); err == nil || !strings.Contains(wardwatch.ErrorMessage(err), `site.yaml:21: profile "site-fridge": its YAML names it "other"`) {
+		t.Fatalf("renamed profile: %v", err)
+	}
+
+	// Pruning to only the floor and zones deletes the rest.
+	opts.Prune = true
+	bare := []byte(extras[:strings.Index(extras, "rfid_readers:")])
+	p = planOf(t, s, bare, opts)
+	text = planText(t, p)
+	for _, want := range []string{"- delete rfid reader door-1", "- delete poll target Door poller", "- delete device profile modbus / site-fridge",
+		"- delete maintenance window Fridge 1 defrost", "- delete unit Fridge 1"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("prune plan lacks %q:\n%s", want, text)
+		}
+	}
+	if i, j := strings.Index(text, "delete maintenance window"), strings.Index(text, "delete unit"); i > j {
+		t.Errorf("windows must go before their unit:\n%s", text)
+	}
+	if _, err := p.Apply(ctx, s); err != nil {
+		t.Fatalf("prune: %v", err)
+	}
+	if p := planOf(t, s, bare, opts); !p.Empty() {
+		t.Fatalf("after prune:\n%s", planText(t, p))
+	}
+	if gs, _ := s.Gateways(ctx); len(gs) != 0 {
+		t.Fatalf("the reader's antenna gateways stayed: %v", gs)
+	}
+}
+
+// TestFloorPlans checks plan images: the floor's depth follows the plan's
+// aspect ratio (as on the upload page), a height that disagrees is
+// refused, bad images are refused with the line, a changed image is an
+// update, and the audit log holds its digest, not its bytes.
+func TestFloorPlans(t *testing.T) {
+	s := openSQLite(t)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "plans"), 0o755)
+	write := func(name, data string) {
+		if err := os.WriteFile(filepath.Join(dir, "plans", name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("w1.svg", `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 50"></svg>`)
+	write("bad.svg", `<html></html>`)
+	opts := options(false)
+	opts.Dir = dir
+	const file = "version: 1\nfloors:\n  - {name: W1, level: 1, width: 40, plan: {file: plans/w1.svg}}\n"
+	p := apply(t, s, []byte(file), opts)
+	if text := planText(t, p); !strings.Contains(text, "+ create floor plan W1 (image/svg+xml, 67 bytes)") {
+		t.Fatalf("plan:\n%s", text)
+	}
+	fs, _ := s.Floors(t.Context())
+	if len(fs) != 1 || fs[0].Height != 10 {
+		t.Fatalf("floors %+v: want the height 40 × 50/200 = 10", fs)
+	}
+	if pl, err := s.FloorPlan(t.Context(), fs[0].ID); err != nil || pl.ContentType != "image/svg+xml" {
+		t.Fatalf("stored plan %v, %v", pl.ContentType, err)
+	}
+	if p := planOf(t, s, []byte(file), opts); !p.Empty() {
+		t.Fatalf("second apply:\n%s", planText(t, p))
+	}
+	write("w1.svg", `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 50"><rect width="1" height="1"/></svg>`)
+	p = apply(t, s, []byte(file), opts)
+	if text := planText(t, p); !strings.Contains(text, "~ update floor plan W1") || len(p.Changes) != 1 {
+		t.Fatalf("changed image: plan\n%s", text)
+	}
+	entries, _ := s.AuditLog(t.Context(), wardwatch.AuditQuery{Limit: 10})
+	for _, e := range entries {
+		if e.Subject == "floor_plan" && (strings.Contains(e.New, "<svg") || !strings.Contains(e.New, `"sha256":`)) {
+			t.Fatalf("audit entry %s", e.New)
+		}
+	}
+	for _, tc := range []struct{ file, want string }{
+		{"version: 1\nfloors:\n  - {name: W1, level: 1, width: 40, height: 12, plan: {file: plans/w1.svg}}\n",
+			`site.yaml:3: floor "W1": height 12 m does not match plan plans/w1.svg, which makes it 10.00 m deep`},
+		{"version: 1\nfloors:\n  - {name: W1, level: 1, width: 40, plan: {file: plans/bad.svg}}\n",
+			`site.yaml:3: floor "W1": plan plans/bad.svg: The plan must be a PNG, JPEG or SVG image.`},
+		{"version: 1\nfloors:\n  - {name: W1, level: 1, width: 40, plan: {file: plans/none.svg}}\n",
+			`site.yaml:3: floor "W1": cannot read plan plans/none.svg`},
+	} {
+		site, err := provision.Parse("site.yaml", []byte(tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := provision.NewPlan(t.Context(), s, site, opts); err == nil || !strings.Contains(wardwatch.ErrorMessage(err), tc.want) {
+			t.Errorf("NewPlan = %v, want %q", err, tc.want)
+		}
 	}
 }

@@ -1,7 +1,8 @@
 // Package provision is WardWatch's configuration as code: a site file
 // (YAML, see FORMAT.md) that lists floors, zones, gateways, assets and
-// their tags, monitored units and their alert rules, Modbus devices, SNMP
-// targets, contacts, PAR levels, escalation policies and users.
+// their tags, RFID readers, HTTP poll targets, monitored units and their
+// alert rules, device profiles, Modbus devices, SNMP targets, contacts, PAR
+// levels, escalation policies, maintenance windows and users.
 //
 // Parse reads and validates a site file, with errors that name its lines;
 // NewPlan compares it with the configuration store by natural keys (floor
@@ -32,18 +33,22 @@ const FormatVersion = 1
 // Site is the content of a site file. Every list is optional; a list that
 // is absent or empty leaves those objects alone (unless pruning).
 type Site struct {
-	Version            int            `yaml:"version"`
-	Floors             []Floor        `yaml:"floors,omitempty"`
-	Zones              []Zone         `yaml:"zones,omitempty"`
-	Gateways           []Gateway      `yaml:"gateways,omitempty"`
-	Assets             []Asset        `yaml:"assets,omitempty"`
-	Units              []Unit         `yaml:"units,omitempty"`
-	ModbusDevices      []ModbusDevice `yaml:"modbus_devices,omitempty"`
-	SNMPTargets        []SNMPTarget   `yaml:"snmp_targets,omitempty"`
-	Contacts           []Contact      `yaml:"contacts,omitempty"`
-	PARLevels          []PARLevel     `yaml:"par_levels,omitempty"`
-	EscalationPolicies *[]Policy      `yaml:"escalation_policies,omitempty"` // nil: leave alone; empty: back to the defaults
-	Users              []User         `yaml:"users,omitempty"`
+	Version            int             `yaml:"version"`
+	Floors             []Floor         `yaml:"floors,omitempty"`
+	Zones              []Zone          `yaml:"zones,omitempty"`
+	Gateways           []Gateway       `yaml:"gateways,omitempty"`
+	RFIDReaders        []RFIDReader    `yaml:"rfid_readers,omitempty"`
+	PollTargets        []PollTarget    `yaml:"poll_targets,omitempty"`
+	Assets             []Asset         `yaml:"assets,omitempty"`
+	Units              []Unit          `yaml:"units,omitempty"`
+	DeviceProfiles     []DeviceProfile `yaml:"device_profiles,omitempty"`
+	ModbusDevices      []ModbusDevice  `yaml:"modbus_devices,omitempty"`
+	SNMPTargets        []SNMPTarget    `yaml:"snmp_targets,omitempty"`
+	Contacts           []Contact       `yaml:"contacts,omitempty"`
+	PARLevels          []PARLevel      `yaml:"par_levels,omitempty"`
+	EscalationPolicies *[]Policy       `yaml:"escalation_policies,omitempty"` // nil: leave alone; empty: back to the defaults
+	MaintenanceWindows []Window        `yaml:"maintenance_windows,omitempty"`
+	Users              []User          `yaml:"users,omitempty"`
 
 	name  string                 // the file's name, for errors
 	lines map[string]map[int]int // section → item index → line
@@ -71,11 +76,12 @@ func (s *Site) where(section string, i int) string {
 
 // Floor is one storey; its name is its key.
 type Floor struct {
-	Name     string  `yaml:"name"`
-	Building string  `yaml:"building,omitempty"` // "": the site's only building
-	Level    int     `yaml:"level"`
-	Width    float64 `yaml:"width"`  // metres
-	Height   float64 `yaml:"height"` // metres
+	Name     string   `yaml:"name"`
+	Building string   `yaml:"building,omitempty"` // "": the site's only building
+	Level    int      `yaml:"level"`
+	Width    float64  `yaml:"width"`          // metres
+	Height   float64  `yaml:"height"`         // metres; with a plan, may be left out (width × the plan's aspect)
+	Plan     *PlanRef `yaml:"plan,omitempty"` // nil: leave the stored plan alone
 }
 
 // Zone is an area of a floor; floor and name are its key.

@@ -21,6 +21,8 @@ type Store interface {
 	Floors(ctx context.Context) ([]wardwatch.Floor, error)
 	CreateFloor(ctx context.Context, f *wardwatch.Floor) error
 	UpdateFloor(ctx context.Context, f wardwatch.Floor) error
+	FloorPlan(ctx context.Context, floorID int64) (wardwatch.FloorPlan, error)
+	SetFloorPlan(ctx context.Context, floorID int64, p wardwatch.FloorPlan) error
 
 	Zones(ctx context.Context, floorID int64) ([]wardwatch.Zone, error)
 	CreateZone(ctx context.Context, z *wardwatch.Zone) error
@@ -75,6 +77,23 @@ type Store interface {
 	SetPassword(ctx context.Context, userID int64, hash string) error
 	DeleteUser(ctx context.Context, userID int64) error
 
+	RFIDReaders(ctx context.Context) ([]wardwatch.RFIDReader, error)
+	SaveRFIDReader(ctx context.Context, r *wardwatch.RFIDReader) error
+	SetRFIDReaderToken(ctx context.Context, id int64, tokenHash []byte) error
+	DeleteRFIDReader(ctx context.Context, id int64) error
+
+	PollTargets(ctx context.Context) ([]wardwatch.PollTarget, error)
+	SavePollTarget(ctx context.Context, p *wardwatch.PollTarget, clearAuth bool) error
+	DeletePollTarget(ctx context.Context, id int64) error
+
+	DeviceProfiles(ctx context.Context, kind string) ([]wardwatch.DeviceProfile, error)
+	SaveDeviceProfile(ctx context.Context, p wardwatch.DeviceProfile) error
+	DeleteDeviceProfile(ctx context.Context, kind, name string) error
+
+	AlertWindows(ctx context.Context) ([]alerts.Window, error)
+	SaveAlertWindow(ctx context.Context, w alerts.Window) (int64, error)
+	DeleteAlertWindow(ctx context.Context, id int64) error
+
 	AppendAudit(ctx context.Context, e *wardwatch.AuditEntry) error
 }
 
@@ -94,6 +113,10 @@ type state struct {
 	contactID map[string]int64 // team NUL name
 	users     map[string]wardwatch.User
 	parIDs    map[string]bool
+	readers   map[string]wardwatch.RFIDReader
+	pollID    map[string]int64
+	windowID  map[string]int64               // by Window.key()
+	plans     map[string]wardwatch.FloorPlan // by floor name
 }
 
 func conflict(format string, args ...any) error {
@@ -106,7 +129,9 @@ func load(ctx context.Context, st Store) (*state, error) {
 	s := &state{site: &Site{Version: FormatVersion},
 		floorID: map[string]int64{}, zoneID: map[ZoneRef]int64{}, gatewayID: map[string]int64{}, assetID: map[string]int64{},
 		tagOwner: map[string]int64{}, unitID: map[string]int64{}, modbusID: map[string]int64{}, snmpID: map[string]int64{},
-		contactID: map[string]int64{}, users: map[string]wardwatch.User{}, parIDs: map[string]bool{}}
+		contactID: map[string]int64{}, users: map[string]wardwatch.User{}, parIDs: map[string]bool{},
+		readers: map[string]wardwatch.RFIDReader{}, pollID: map[string]int64{}, windowID: map[string]int64{},
+		plans: map[string]wardwatch.FloorPlan{}}
 
 	floors, err := st.Floors(ctx)
 	if err != nil {
@@ -120,6 +145,13 @@ func load(ctx context.Context, st Store) (*state, error) {
 		}
 		s.floorID[f.Name], floorName[f.ID], floorRank[f.ID] = f.ID, f.Name, i
 		s.site.Floors = append(s.site.Floors, Floor{Name: f.Name, Building: f.Building, Level: f.Level, Width: f.Width, Height: f.Height})
+		plan, err := st.FloorPlan(ctx, f.ID)
+		switch {
+		case err == nil:
+			s.plans[f.Name] = plan
+		case wardwatch.ErrorCode(err) != wardwatch.ENOTFOUND:
+			return nil, fmt.Errorf("load plan of floor %q: %w", f.Name, err)
+		}
 	}
 
 	zones, err := st.Zones(ctx, 0)
@@ -298,6 +330,9 @@ func load(ctx context.Context, st Store) (*state, error) {
 		s.users[u.Username] = u
 		s.site.Users = append(s.site.Users, User{Username: u.Username, Role: string(u.Role), Units: slices.Clone(u.Units)})
 	}
+	if err := s.loadExtra(ctx, st, zoneRef, unitName); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -336,19 +371,11 @@ func EnvName(kind, object, field string) string {
 
 // Export writes the store's configuration as a site file. Secrets are
 // never written: each stored secret becomes a reference to an environment
-// variable named by EnvName, marked as not exported. Users' passwords are
-// left out.
+// variable named by EnvName, marked as not exported. Users' passwords and
+// RFID readers' push tokens are left out. Floor plan images are not
+// written (ExportWith writes them); a comment says so.
 func Export(ctx context.Context, st Store, w io.Writer) error {
-	s, err := load(ctx, st)
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	b, err := Marshal(s.site)
-	if err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	_, err = w.Write(b)
-	return err
+	return ExportWith(ctx, st, w, ExportOptions{})
 }
 
 // Marshal writes site in the site file format, with enabled: true and
@@ -366,6 +393,12 @@ func Marshal(site *Site) ([]byte, error) {
 	for i := range out.SNMPTargets {
 		if enabled(out.SNMPTargets[i].Enabled) {
 			out.SNMPTargets[i].Enabled = nil
+		}
+	}
+	out.PollTargets = slices.Clone(site.PollTargets)
+	for i := range out.PollTargets {
+		if enabled(out.PollTargets[i].Enabled) {
+			out.PollTargets[i].Enabled = nil
 		}
 	}
 	out.Contacts = slices.Clone(site.Contacts)

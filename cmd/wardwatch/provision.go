@@ -49,7 +49,8 @@ func planSite(ctx context.Context, store *sql.Store, file string, prune bool, ge
 	if err != nil {
 		return nil, fmt.Errorf("apply: the file is not valid:\n%s", errorText(err))
 	}
-	plan, err := provision.NewPlan(ctx, store, site, provision.Options{Prune: prune, Getenv: getenv, ReadFile: os.ReadFile, Passwords: authPasswords{}})
+	plan, err := provision.NewPlan(ctx, store, site, provision.Options{Prune: prune, Getenv: getenv, ReadFile: os.ReadFile, Passwords: authPasswords{},
+		Dir: filepath.Dir(file), ValidateProfile: validateProfile})
 	if err != nil {
 		return nil, fmt.Errorf("apply: nothing was changed:\n%s", errorText(err))
 	}
@@ -121,7 +122,9 @@ func runApply(ctx context.Context, args []string, getenv func(string) string, st
 }
 
 // runExport is "wardwatch export [-o FILE]": it writes the configuration
-// as a site file, secrets as references only.
+// as a site file, secrets as references only. With -o, floor plan images
+// are written beside the file (plans/<floor>.svg); on standard output a
+// comment says they were left out.
 func runExport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var out string
 	cfg, err := parseFlags("export", args, getenv, stderr, func(fs *flag.FlagSet) {
@@ -136,8 +139,29 @@ func runExport(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer store.Close()
-	var buf bytes.Buffer
-	if err := provision.Export(ctx, store, &buf); err != nil {
+	var (
+		buf  bytes.Buffer
+		opts provision.ExportOptions
+	)
+	if out != "" {
+		dir := filepath.Dir(out)
+		opts.WritePlan = func(path string, data []byte) error {
+			full := filepath.Join(dir, filepath.FromSlash(path))
+			if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+				return err
+			}
+			tmp := full + ".tmp"
+			if err := os.WriteFile(tmp, data, 0o644); err != nil {
+				return err
+			}
+			if err := os.Rename(tmp, full); err != nil {
+				os.Remove(tmp)
+				return err
+			}
+			return nil
+		}
+	}
+	if err := provision.ExportWith(ctx, store, &buf, opts); err != nil {
 		return fmt.Errorf("export: %s", errorText(err))
 	}
 	if out == "" {

@@ -20,17 +20,27 @@ func TestApplyExportCommands(t *testing.T) {
 	site := filepath.Join(dir, "site.yaml")
 	const file = `version: 1
 floors:
-  - {name: Ward 1, level: 1, width: 40, height: 20}
+  - {name: Ward 1, level: 1, width: 40, height: 20, plan: {file: plans/ward1.svg}}
 zones:
   - {floor: Ward 1, name: "1-01", kind: room, polygon: [[0, 0], [5, 0], [5, 4], [0, 4]]}
 assets:
   - {name: Bed 7, kind: bed, tags: ["mac:0123456789ab"]}
+device_profiles:
+  - {kind: modbus, name: site-th, file: profiles/site-th.yaml}
 snmp_targets:
   - {name: Pumps, address: 10.0.0.5, version: v2c, community: {env: PUMPS_COMMUNITY}, profile: wardwatch-example-pump-server,
      interval: 15s, timeout: 2s}
 `
 	if err := os.WriteFile(site, []byte(file), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	const svg = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 20"><rect width="40" height="20" fill="none" stroke="black"/></svg>`
+	for name, data := range map[string]string{"plans/ward1.svg": svg,
+		"profiles/site-th.yaml": "name: site-th\nfields:\n  - {name: t, metric: temperature, table: input_register, address: 1, type: int16, scale: 0.1}\n"} {
+		os.MkdirAll(filepath.Join(dir, filepath.Dir(name)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	cmd := func(args ...string) (string, error) {
 		var out, errOut bytes.Buffer
@@ -50,7 +60,8 @@ snmp_targets:
 		t.Fatalf("export after a dry run: %v\n%s", err, out)
 	}
 	out, err = cmd("apply", "-f", site)
-	if err != nil || !strings.Contains(out, "+ create tag mac:0123456789ab") || !strings.Contains(out, "Applied 5 changes.") {
+	if err != nil || !strings.Contains(out, "+ create tag mac:0123456789ab") || !strings.Contains(out, "+ create floor plan Ward 1") ||
+		!strings.Contains(out, "+ create device profile modbus / site-th") || !strings.Contains(out, "Applied 7 changes.") {
 		t.Fatalf("apply: %v\n%s", err, out)
 	}
 	out, err = cmd("apply", "-f", site)
@@ -58,16 +69,25 @@ snmp_targets:
 		t.Fatalf("second apply: %v\n%s", err, out)
 	}
 
-	exported := filepath.Join(dir, "exported.yaml")
+	out, err = cmd("export")
+	if err != nil || !strings.HasPrefix(out, "# The plan images of 1 floors are not exported here") || strings.Contains(out, "plan:") {
+		t.Fatalf("export to stdout: %v\n%s", err, out)
+	}
+	os.Mkdir(filepath.Join(dir, "out"), 0o755)
+	exported := filepath.Join(dir, "out", "exported.yaml")
 	if _, err := cmd("export", "-o", exported); err != nil {
 		t.Fatalf("export -o: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "out", "plans", "ward-1.svg")); err != nil || string(b) != svg {
+		t.Fatalf("exported plan: %v %q", err, b)
 	}
 	data, err := os.ReadFile(exported)
 	if err != nil {
 		t.Fatal(err)
 	}
 	text := string(data)
-	if strings.Contains(text, "not-public-1") || !strings.Contains(text, "community: {env: WARDWATCH_SNMP_PUMPS_COMMUNITY} # secret: the value is not exported") {
+	if strings.Contains(text, "not-public-1") || !strings.Contains(text, "community: {env: WARDWATCH_SNMP_PUMPS_COMMUNITY} # secret: the value is not exported") ||
+		!strings.Contains(text, "plan: {file: plans/ward-1.svg}") || !strings.Contains(text, "source: |\n      name: site-th\n") {
 		t.Fatalf("export:\n%s", text)
 	}
 
