@@ -14,7 +14,6 @@ import (
 
 	"github.com/wardwatch/wardwatch"
 	"github.com/wardwatch/wardwatch/alerts"
-	"github.com/wardwatch/wardwatch/auth"
 )
 
 // RFIDReader is a fixed UHF reader with its antennas; its key is its key.
@@ -304,11 +303,15 @@ func (p *planner) rfidReaders() {
 		stored, exists := p.cur.readers[r.Key]
 		var hash []byte
 		if r.Token != nil && r.Token.resolved {
+			if p.opts.Passwords == nil {
+				p.errs.add("rfid_readers", i, "reader %q: push tokens cannot be hashed here", r.Key)
+				continue
+			}
 			if len(r.Token.value) < minTokenLength {
 				p.errs.add("rfid_readers", i, "reader %q: a push token is at least %d characters", r.Key, minTokenLength)
 				continue
 			}
-			if h := auth.HashToken(r.Token.value); !bytes.Equal(h, stored.TokenHash) {
+			if h := p.opts.Passwords.HashToken(r.Token.value); !bytes.Equal(h, stored.TokenHash) {
 				hash = h
 			}
 		}

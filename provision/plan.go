@@ -17,11 +17,13 @@ import (
 // AuditUser is the user name provisioning changes are audited as.
 const AuditUser = "provision"
 
-// Passwords hashes and checks user passwords (auth.HashPassword and
-// auth.CheckPassword in WardWatch).
+// Passwords hashes and checks user passwords and hashes RFID readers' push
+// tokens (auth.HashPassword, auth.CheckPassword and auth.HashToken in
+// WardWatch).
 type Passwords interface {
 	Hash(password string) (string, error)
 	Check(hash, password string) bool
+	HashToken(token string) []byte
 }
 
 // Options control how a site file is planned.
@@ -32,7 +34,8 @@ type Options struct {
 	// Getenv and ReadFile resolve secret references; nil refuses them.
 	Getenv   func(string) string
 	ReadFile func(string) ([]byte, error)
-	// Passwords hashes the passwords users are given; nil refuses them.
+	// Passwords hashes the passwords users are given and readers' tokens;
+	// nil refuses them.
 	Passwords Passwords
 	// Dir is the directory file paths of the site file (device profiles)
 	// are relative to: the site file's.

@@ -58,6 +58,7 @@ type passwords struct{}
 
 func (passwords) Hash(p string) (string, error) { return auth.HashPassword(p) }
 func (passwords) Check(h, p string) bool        { return auth.CheckPassword(h, p) }
+func (passwords) HashToken(t string) []byte     { return auth.HashToken(t) }
 
 func options(prune bool) provision.Options {
 	return provision.Options{Prune: prune, Getenv: getenv, ReadFile: os.ReadFile, Passwords: passwords{},

@@ -20,6 +20,7 @@ import (
 type authPasswords struct{}
 
 func (authPasswords) Hash(password string) (string, error) { return auth.HashPassword(password) }
+func (authPasswords) HashToken(token string) []byte        { return auth.HashToken(token) }
 func (authPasswords) Check(hash, password string) bool     { return auth.CheckPassword(hash, password) }
 
 // readSiteFile reads a site file, refusing one too large to be one.
