@@ -139,43 +139,54 @@ func (s *apiServer) assetOut(a wardwatch.Asset, latest map[int64]wardwatch.Posit
 	return out
 }
 
-// ---- floors, zones, gateways ----
+// apiGetByID answers the {id} thing get finds, as out renders it.
+func apiGetByID[T, J any](s *apiServer, what string, get func(context.Context, int64) (T, error), out func(T) J) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := apiPathID(r, "id", what)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		v, err := get(r.Context(), id)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.ok(w, r, out(v))
+	})
+}
 
-func (s *apiServer) handleFloors() http.Handler {
+// apiListAll answers every thing list returns, as out renders it, in
+// order of id, paged; the list takes no filters.
+func apiListAll[T, J any](s *apiServer, what string, list func(context.Context) ([]T, error), out func(T) J, id func(J) int64) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q, err := parseListQuery(r.URL.RawQuery)
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		fs, err := s.cfg.Store.Floors(r.Context())
+		vs, err := list(r.Context())
 		if err != nil {
-			s.fail(w, r, fmt.Errorf("list floors: %w", err))
+			s.fail(w, r, fmt.Errorf("list %s: %w", what, err))
 			return
 		}
-		out := make([]apiFloorJSON, 0, len(fs))
-		for _, f := range fs {
-			out = append(out, floorOut(f))
+		res := make([]J, 0, len(vs))
+		for _, v := range vs {
+			res = append(res, out(v))
 		}
-		slices.SortFunc(out, func(a, b apiFloorJSON) int { return cmp.Compare(a.ID, b.ID) })
-		listOf(s, w, r, q, out)
+		slices.SortFunc(res, func(a, b J) int { return cmp.Compare(id(a), id(b)) })
+		listOf(s, w, r, q, res)
 	})
 }
 
+// ---- floors, zones, gateways ----
+
+func (s *apiServer) handleFloors() http.Handler {
+	return apiListAll(s, "floors", s.cfg.Store.Floors, floorOut, func(f apiFloorJSON) int64 { return f.ID })
+}
+
 func (s *apiServer) handleFloor() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := apiPathID(r, "id", "floor")
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		f, err := s.cfg.Store.Floor(r.Context(), id)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		s.ok(w, r, floorOut(f))
-	})
+	return apiGetByID(s, "floor", s.cfg.Store.Floor, floorOut)
 }
 
 func (s *apiServer) handleZones() http.Handler {
@@ -650,19 +661,7 @@ func (s *apiServer) unit(ctx context.Context, id int64) (wardwatch.MonitoredUnit
 }
 
 func (s *apiServer) handleUnit() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := apiPathID(r, "id", "monitored unit")
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		u, err := s.unit(r.Context(), id)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		s.ok(w, r, unitOut(u))
-	})
+	return apiGetByID(s, "monitored unit", s.unit, unitOut)
 }
 
 type apiModbusJSON struct {
@@ -723,19 +722,7 @@ func (s *apiServer) handleModbusDevices() http.Handler {
 }
 
 func (s *apiServer) handleModbusDevice() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := apiPathID(r, "id", "Modbus device")
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		d, err := s.cfg.Devices.ModbusDevice(r.Context(), id)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		s.ok(w, r, modbusOut(d))
-	})
+	return apiGetByID(s, "Modbus device", s.cfg.Devices.ModbusDevice, modbusOut)
 }
 
 // apiSNMPJSON is an SNMP target without its secrets: only whether each is
@@ -767,40 +754,11 @@ func snmpOut(t wardwatch.SNMPTarget) apiSNMPJSON {
 }
 
 func (s *apiServer) handleSNMPTargets() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q, err := parseListQuery(r.URL.RawQuery)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		ts, err := s.cfg.Devices.SNMPTargets(r.Context())
-		if err != nil {
-			s.fail(w, r, fmt.Errorf("list SNMP targets: %w", err))
-			return
-		}
-		out := make([]apiSNMPJSON, 0, len(ts))
-		for _, t := range ts {
-			out = append(out, snmpOut(t))
-		}
-		slices.SortFunc(out, func(a, b apiSNMPJSON) int { return cmp.Compare(a.ID, b.ID) })
-		listOf(s, w, r, q, out)
-	})
+	return apiListAll(s, "SNMP targets", s.cfg.Devices.SNMPTargets, snmpOut, func(t apiSNMPJSON) int64 { return t.ID })
 }
 
 func (s *apiServer) handleSNMPTarget() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := apiPathID(r, "id", "SNMP target")
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		t, err := s.cfg.Devices.SNMPTarget(r.Context(), id)
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		s.ok(w, r, snmpOut(t))
-	})
+	return apiGetByID(s, "SNMP target", s.cfg.Devices.SNMPTarget, snmpOut)
 }
 
 type apiPumpAlarmJSON struct {

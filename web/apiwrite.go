@@ -164,25 +164,8 @@ func (s *apiServer) handleSaveZone() http.Handler {
 }
 
 func (s *apiServer) handleDeleteZone() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		id, err := apiPathID(r, "id", "zone")
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		old, err := s.findZone(ctx, id)
-		if err == nil {
-			err = s.cfg.Layout.DeleteZone(ctx, id)
-		}
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		s.audit.record(ctx, "delete", "zone", id, old, nil, "")
-		s.configChanged(ctx)
-		s.noContent(w)
-	})
+	return s.handleDelete("zone", "zone", func(ctx context.Context, id int64) (any, error) { return s.findZone(ctx, id) },
+		s.cfg.Layout.DeleteZone, s.configChanged)
 }
 
 var gatewayFields = []string{"floor_id", "key", "name", "x", "y", "z", "rssi_at_1m", "path_loss", "rx_offset", "anchor_zone_id"}
@@ -267,25 +250,8 @@ func (s *apiServer) handleSaveGateway() http.Handler {
 }
 
 func (s *apiServer) handleDeleteGateway() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		id, err := apiPathID(r, "id", "gateway")
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		old, err := s.findGateway(ctx, id)
-		if err == nil {
-			err = s.cfg.Layout.DeleteGateway(ctx, id)
-		}
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		s.audit.record(ctx, "delete", "gateway", id, old, nil, "")
-		s.configChanged(ctx)
-		s.noContent(w)
-	})
+	return s.handleDelete("gateway", "gateway", func(ctx context.Context, id int64) (any, error) { return s.findGateway(ctx, id) },
+		s.cfg.Layout.DeleteGateway, s.configChanged)
 }
 
 // ---- assets and tags ----
@@ -362,25 +328,8 @@ func (s *apiServer) handleSaveAsset() http.Handler {
 }
 
 func (s *apiServer) handleDeleteAsset() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
-		id, err := apiPathID(r, "id", "asset")
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		old, err := s.cfg.Store.Asset(ctx, id)
-		if err == nil {
-			err = s.cfg.Admin.DeleteAsset(ctx, id)
-		}
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		s.audit.record(ctx, "delete", "asset", id, old, nil, "")
-		s.configChanged(ctx)
-		s.noContent(w)
-	})
+	return s.handleDelete("asset", "asset", func(ctx context.Context, id int64) (any, error) { return s.cfg.Store.Asset(ctx, id) },
+		s.cfg.Admin.DeleteAsset, s.configChanged)
 }
 
 func (s *apiServer) handleAddTag() http.Handler {
@@ -465,9 +414,9 @@ func (s *apiServer) handleSaveUnit() http.Handler {
 	})
 }
 
-// handleDelete deletes the {id} thing: old reads it for the audit log
-// (and answers ENOTFOUND), del deletes it.
-func (s *apiServer) handleDelete(subject, what string, old func(ctx context.Context, id int64) (any, error), del func(ctx context.Context, id int64) error) http.Handler {
+// handleDelete deletes the {id} thing: old reads it for the audit log (and
+// answers ENOTFOUND), del deletes it, changed tells whoever must follow.
+func (s *apiServer) handleDelete(subject, what string, old func(ctx context.Context, id int64) (any, error), del func(ctx context.Context, id int64) error, changed func(ctx context.Context)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		id, err := apiPathID(r, "id", what)
@@ -484,14 +433,14 @@ func (s *apiServer) handleDelete(subject, what string, old func(ctx context.Cont
 			return
 		}
 		s.audit.record(ctx, "delete", subject, id, before, nil, "")
-		s.devicesChanged(ctx)
+		changed(ctx)
 		s.noContent(w)
 	})
 }
 
 func (s *apiServer) handleDeleteUnit() http.Handler {
 	return s.handleDelete("unit", "monitored unit", func(ctx context.Context, id int64) (any, error) { return s.unit(ctx, id) },
-		s.cfg.Devices.DeleteUnit)
+		s.cfg.Devices.DeleteUnit, s.devicesChanged)
 }
 
 var modbusFields = []string{"name", "unit_id", "transport", "address", "baud", "data_bits", "parity", "stop_bits",
@@ -541,7 +490,7 @@ func (s *apiServer) handleSaveModbus() http.Handler {
 func (s *apiServer) handleDeleteModbus() http.Handler {
 	return s.handleDelete("modbus_device", "Modbus device", func(ctx context.Context, id int64) (any, error) {
 		return s.cfg.Devices.ModbusDevice(ctx, id)
-	}, s.cfg.Devices.DeleteModbusDevice)
+	}, s.cfg.Devices.DeleteModbusDevice, s.devicesChanged)
 }
 
 // snmpFields: community, auth_password and priv_password are write-only
@@ -597,7 +546,7 @@ func (s *apiServer) handleDeleteSNMP() http.Handler {
 	return s.handleDelete("snmp_target", "SNMP target", func(ctx context.Context, id int64) (any, error) {
 		t, err := s.cfg.Devices.SNMPTarget(ctx, id)
 		return auditSNMP(t), err
-	}, s.cfg.Devices.DeleteSNMPTarget)
+	}, s.cfg.Devices.DeleteSNMPTarget, s.devicesChanged)
 }
 
 // ---- alert rules ----
