@@ -894,31 +894,6 @@ func (r recordStore) Excursions(ctx context.Context, f web.ExcursionFilter) ([]a
 	return r.Store.Excursions(ctx, sql.ExcursionQuery{UnitID: f.UnitID, From: f.From, To: f.To, Quarantined: f.Quarantined, Limit: f.Limit})
 }
 
-// unitSensors lists the Modbus channels that measure a monitored unit.
-func (a *app) unitSensors(ctx context.Context, unitID int64) ([]web.UnitSensor, error) {
-	devices, err := a.store.ModbusDevices(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("load Modbus devices: %w", err)
-	}
-	var out []web.UnitSensor
-	for _, d := range devices {
-		if d.UnitID != unitID {
-			continue
-		}
-		p, ok := a.sensors.profile(d.Profile)
-		if !ok {
-			continue
-		}
-		for _, f := range p.Fields {
-			if f.Diagnostic {
-				continue
-			}
-			out = append(out, web.UnitSensor{SensorID: d.Name + "/" + f.Name, Metric: f.Metric, Name: d.Name + " " + f.Name})
-		}
-	}
-	return out, nil
-}
-
 // statusSetter stores a status a person set on an asset and tells the
 // asset rules, so automation never overrides it (in repair stays in repair
 // through the soiled utility room) and PAR counts follow it.

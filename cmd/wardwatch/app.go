@@ -229,7 +229,7 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 		Alerts:        a.alerts,
 		Records:       recordStore{store},
 		Readings:      telemetry,
-		UnitSensors:   a.unitSensors,
+		UnitSensors:   a.sensors.unitSensors,
 		AlertSettings: store,
 		AlertsChanged: a.alertsChanged,
 		FHIR:          fhir.NewHandler(fhirSource{a}, fhirOptions(a, reg)),

@@ -30,6 +30,9 @@ type sensorService struct {
 	// diagnostics holds the sensor IDs of diagnostic channels (an
 	// evaporator coil): stored, but never shown as their unit's value.
 	diagnostics atomic.Pointer[map[string]bool]
+	// channels holds, per monitored unit, the channels that measure it
+	// (diagnostic ones left out), as of the last reload.
+	channels atomic.Pointer[map[int64][]web.UnitSensor]
 }
 
 // deviceWatcher is told when a Modbus device goes offline or comes back.
@@ -43,6 +46,14 @@ func newSensorService(store *sql.Store, readings *readingWriter, alerts deviceWa
 	s.profiles.Store(&empty)
 	s.collector = modbus.NewCollector(modbus.Options{Logger: logger, Registerer: reg, Sink: s, Profiles: s.profile})
 	return s
+}
+
+// unitSensors lists the Modbus channels that measure a monitored unit.
+func (s *sensorService) unitSensors(_ context.Context, unitID int64) ([]web.UnitSensor, error) {
+	if c := s.channels.Load(); c != nil {
+		return (*c)[unitID], nil
+	}
+	return nil, nil
 }
 
 // unitReadings is the latest reading of every sensor and metric without
@@ -107,17 +118,25 @@ func (s *sensorService) reload(ctx context.Context) error {
 	}
 	devices := make([]modbus.Device, 0, len(ds))
 	diagnostics := map[string]bool{}
+	channels := map[int64][]web.UnitSensor{}
 	for _, d := range ds {
 		devices = append(devices, modbusDevice(d))
-		if p, ok := s.profile(d.Profile); ok {
-			for _, f := range p.Fields {
-				if f.Diagnostic {
-					diagnostics[d.Name+"/"+f.Name] = true
-				}
+		p, ok := s.profile(d.Profile)
+		if !ok {
+			continue
+		}
+		for _, f := range p.Fields {
+			switch {
+			case f.Diagnostic:
+				diagnostics[d.Name+"/"+f.Name] = true
+			case d.UnitID != 0:
+				channels[d.UnitID] = append(channels[d.UnitID],
+					web.UnitSensor{SensorID: d.Name + "/" + f.Name, Metric: f.Metric, Name: d.Name + " " + f.Name})
 			}
 		}
 	}
 	s.diagnostics.Store(&diagnostics)
+	s.channels.Store(&channels)
 	s.collector.SetDevices(devices)
 	return nil
 }

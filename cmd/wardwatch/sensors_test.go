@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/wardwatch/wardwatch"
 	"github.com/wardwatch/wardwatch/alerts"
 	"github.com/wardwatch/wardwatch/sim/modbussim"
+	"github.com/wardwatch/wardwatch/web"
 )
 
 // TestModbusThroughTheService binds a vaccine fridge's controller, served
@@ -71,6 +73,11 @@ func TestModbusThroughTheService(t *testing.T) {
 		}
 		return false
 	})
+	chans, _ := s.app.sensors.unitSensors(ctx, units[0].ID)
+	if !slices.ContainsFunc(chans, func(c web.UnitSensor) bool { return c.SensorID == "fridge-1/cabinet" }) ||
+		slices.ContainsFunc(chans, func(c web.UnitSensor) bool { return c.SensorID == "fridge-1/evaporator" }) {
+		t.Errorf("the unit's channels %+v: want the cabinet, not the evaporator", chans)
+	}
 	for _, r := range s.app.sensors.unitReadings() {
 		if r.SensorID == "fridge-1/evaporator" {
 			t.Error("the environment page is given the evaporator coil as a unit value")
