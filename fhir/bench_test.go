@@ -53,3 +53,48 @@ func BenchmarkSearch(b *testing.B) {
 		})
 	}
 }
+
+// bigSensorFixture is bigFixture with a tag on every asset, 2,000 of them
+// reporting their temperature and battery voltage, 500 pumps reporting
+// their battery, and a day of one tag's temperature every minute.
+func bigSensorFixture() *memSource {
+	m := bigFixture()
+	for i := range 5000 {
+		id := int64(10000 + i)
+		tag := fmt.Sprintf("mac:%012x", i)
+		m.tags = append(m.tags, wardwatch.Tag{ID: tag, AssetID: id})
+		if i < 2000 {
+			m.latest = append(m.latest, wardwatch.Reading{Time: t0, SensorID: tag, Metric: wardwatch.MetricTemperature, Value: 21},
+				wardwatch.Reading{Time: t0, SensorID: tag, Metric: wardwatch.MetricBatteryVoltage, Value: 2.9})
+		}
+		if i < 500 {
+			m.latest = append(m.latest, wardwatch.Reading{Time: t0, SensorID: fmt.Sprintf("pump:S%05d", i),
+				Metric: wardwatch.MetricBatteryPercent, Value: 80})
+		}
+	}
+	for i := range 24 * 60 {
+		m.history = append(m.history, wardwatch.Reading{Time: t0.Add(time.Duration(i-24*60) * time.Minute),
+			SensorID: fmt.Sprintf("mac:%012x", 42), Metric: wardwatch.MetricTemperature, Value: 21})
+	}
+	return m
+}
+
+// BenchmarkSearchSensors measures Observation searches over tag and pump
+// readings on a large site: the latest battery voltages, one asset's
+// latest readings, one asset's day of history, and DeviceMetrics.
+func BenchmarkSearchSensors(b *testing.B) {
+	h := NewHandler(bigSensorFixture(), Options{Now: func() time.Time { return t0 }})
+	for _, q := range []string{"/Observation?code=battery_voltage&_count=500", "/Observation?device=asset-10042",
+		"/Observation?device=asset-10042&date=ge2026-03-09T12:00:00Z&_count=500", "/DeviceMetric?_count=500"} {
+		b.Run(q, func(b *testing.B) {
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, httptest.NewRequest("GET", q, nil))
+				if w.Code != 200 {
+					b.Fatalf("status %d: %s", w.Code, w.Body.Bytes())
+				}
+				io.Discard.Write(w.Body.Bytes())
+			}
+		})
+	}
+}

@@ -3,7 +3,6 @@ package fhir
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -35,6 +34,9 @@ const (
 	// DefaultAssetTagSystem is the identifier system of asset tags unless
 	// Options.AssetTagSystem names the hospital's own.
 	DefaultAssetTagSystem = "https://wardwatch.example/fhir/sid/asset-tag"
+	// LocalSearchParameterBase prefixes the canonical URLs of the search
+	// parameters WardWatch adds to R4's (Observation-location).
+	LocalSearchParameterBase = "https://wardwatch.example/fhir/SearchParameter/"
 
 	SystemUCUM               = "http://unitsofmeasure.org"
 	SystemLOINC              = "http://loinc.org"
@@ -127,7 +129,10 @@ func idSafe(s string, max int) string {
 		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
 			b.WriteByte(c)
 		} else {
-			fmt.Fprintf(&b, "-%02X", c)
+			const hexDigits = "0123456789ABCDEF"
+			b.WriteByte('-')
+			b.WriteByte(hexDigits[c>>4])
+			b.WriteByte(hexDigits[c&0xF])
 		}
 	}
 	if b.Len() == 0 || b.Len() > max {
@@ -162,6 +167,52 @@ func channelKey(deviceID int64, channel string) string {
 
 func channelRID(deviceID int64, channel string) string {
 	return "channel-" + channelKey(deviceID, channel)
+}
+
+// pumpSensorPrefix starts the sensor ID of a pump's readings: "pump:<serial>".
+const pumpSensorPrefix = "pump:"
+
+// maxSensorPart bounds the escaped tag ID or pump serial in the keys of tag
+// and pump channels, so that "obs-tag.<tag>.<metric>.<unix ms>" fits 64.
+const maxSensorPart = 23
+
+// metricIDPart is metric m inside an id: "battery_voltage" reads
+// "battery-voltage". Only valid metrics (lower-case letters and "_") are
+// given channels, so the mapping is injective and never yields ".".
+func metricIDPart(m wardwatch.Metric) string { return strings.ReplaceAll(string(m), "_", "-") }
+
+// tagChannelKey identifies metric m of a tag's own sensors (Eddystone-TLM
+// temperature and battery…) inside channel and observation ids:
+// "tag.<tag ID, escaped>.<metric>". It depends on the tag only, so it stays
+// the same when the tag moves to another asset.
+func tagChannelKey(tagID string, m wardwatch.Metric) string {
+	return "tag." + idSafe(tagID, maxSensorPart) + "." + metricIDPart(m)
+}
+
+// pumpChannelKey identifies metric m of an infusion pump (its battery) by
+// serial: "pump.<serial, escaped>.<metric>".
+func pumpChannelKey(serial string, m wardwatch.Metric) string {
+	return "pump." + idSafe(serial, maxSensorPart) + "." + metricIDPart(m)
+}
+
+// parseSensorKey splits the key of a tag or pump channel into its kind
+// ("tag" or "pump"), escaped sensor part and metric; ok is false for any
+// other key (a Modbus channel's starts with a digit).
+func parseSensorKey(key string) (kind, part string, m wardwatch.Metric, ok bool) {
+	kind, rest, found := strings.Cut(key, ".")
+	if !found || kind != "tag" && kind != "pump" {
+		return "", "", "", false
+	}
+	part, mp, found := strings.Cut(rest, ".")
+	if !found || part == "" || strings.Contains(mp, ".") {
+		return "", "", "", false
+	}
+	for _, metric := range wardwatch.Metrics() {
+		if metricIDPart(metric) == mp {
+			return kind, part, metric, true
+		}
+	}
+	return "", "", "", false
 }
 
 // observationRID is the id of the observation of a channel's reading at

@@ -20,6 +20,7 @@ type memSource struct {
 	units     []wardwatch.MonitoredUnit
 	modbus    []ModbusDevice
 	pumps     []wardwatch.PumpState
+	tags      []wardwatch.Tag
 	latest    []wardwatch.Reading
 	history   []wardwatch.Reading
 	xs        []alerts.Excursion
@@ -31,6 +32,7 @@ func (m *memSource) Assets(context.Context) ([]wardwatch.Asset, error) { return 
 func (m *memSource) LatestPositions(context.Context) ([]wardwatch.Position, error) {
 	return m.positions, m.err
 }
+func (m *memSource) Tags(context.Context) ([]wardwatch.Tag, error)            { return m.tags, m.err }
 func (m *memSource) Floors(context.Context) ([]wardwatch.Floor, error)        { return m.floors, m.err }
 func (m *memSource) Zones(context.Context) ([]wardwatch.Zone, error)          { return m.zones, m.err }
 func (m *memSource) Units(context.Context) ([]wardwatch.MonitoredUnit, error) { return m.units, m.err }
@@ -62,6 +64,14 @@ func (m *memSource) Readings(_ context.Context, q wardwatch.SeriesQuery) ([]ward
 	return out, m.err
 }
 
+// The fixture's tags with readings: on the pump (asset 12), the
+// wheelchair (13) and the bed (14).
+const (
+	tagPump  = "mac:0a0b0c0d0e0f"
+	tagChair = "eddystone:edd1ebeac04e5defa017:0bdb87539b67"
+	tagBed   = "mac:111111111111"
+)
+
 // t0 is the fixture's "now".
 var t0 = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 
@@ -69,9 +79,14 @@ var t0 = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 // (a vaccine fridge and an isolation room) with their Modbus devices,
 // three assets (a pump seen in a room, a wheelchair in repair seen long
 // ago, a bed whose tag is missing), one pump matching no asset, and two
-// quarantines.
+// quarantines. Tags report their own readings: the pump's tag its
+// temperature and battery voltage, the wheelchair's its battery; the
+// bed's sensor tag reported before start-up only (history, no latest);
+// both pumps their battery; an unassigned tag and an unknown pump are left
+// out.
 func fixture() *memSource {
 	temp, press, door := wardwatch.MetricTemperature, wardwatch.MetricPressure, wardwatch.MetricDoorOpen
+	volt, pct := wardwatch.MetricBatteryVoltage, wardwatch.MetricBatteryPercent
 	m := &memSource{
 		floors: []wardwatch.Floor{{ID: 1, Name: "Ward 4 — Level 2", Level: 2, Width: 60, Height: 30}},
 		zones: []wardwatch.Zone{
@@ -115,8 +130,17 @@ func fixture() *memSource {
 			{Time: t0.Add(-10 * time.Second), SensorID: "fridge-1/door", Metric: door, Value: 1},
 			{Time: t0.Add(-5 * time.Second), SensorID: "aii-1/dp", Metric: press, Value: -2.5},
 			{Time: t0.Add(-5 * time.Second), SensorID: "aii-1/air temp", Metric: temp, Value: 21.25},
-			{Time: t0, SensorID: "ibeacon:x:1:2", Metric: temp, Value: 30}, // a tag: not a channel
+			{Time: t0.Add(-20 * time.Second), SensorID: tagPump, Metric: temp, Value: 23.5},
+			{Time: t0.Add(-20 * time.Second), SensorID: tagPump, Metric: volt, Value: 3},
+			{Time: t0.Add(-40 * time.Second), SensorID: tagChair, Metric: volt, Value: 2.9},
+			{Time: t0.Add(-15 * time.Second), SensorID: "pump:SN-0412", Metric: pct, Value: 80},
+			{Time: t0.Add(-15 * time.Second), SensorID: "pump:SN/9999 x", Metric: pct, Value: 55},
+			{Time: t0, SensorID: "pump:SN-NOWHERE", Metric: pct, Value: 10}, // no Device: left out
+			{Time: t0, SensorID: "ibeacon:x:1:2", Metric: temp, Value: 30},  // an unassigned tag: left out
+			{Time: t0, SensorID: tagPump, Metric: "colour", Value: 1},       // unknown metric: left out
 		},
+		tags: []wardwatch.Tag{{ID: tagPump, AssetID: 12}, {ID: tagChair, AssetID: 13}, {ID: tagBed, AssetID: 14},
+			{ID: "epc:3034257bf7194e4000001a85", AssetID: 14}, {ID: "mac:999999999999", AssetID: 999}},
 		xs: []alerts.Excursion{
 			{ID: 7, UnitID: 3, UnitName: "Pharmacy vaccine fridge 2", SensorID: "fridge-1/cabinet", Metric: temp,
 				Start: t0.Add(-3 * time.Hour), End: t0.Add(-2 * time.Hour), Alarmed: true, Quarantine: true},
@@ -136,8 +160,15 @@ func fixture() *memSource {
 		m.history = append(m.history, wardwatch.Reading{Time: t0.Add(time.Duration(i-3)*time.Minute + 30*time.Second),
 			SensorID: "aii-1/dp", Metric: press, Value: -2.5 - float64(i)/4})
 	}
-	// The stores hold the latest readings too (but no tag's).
-	m.history = append(m.history, m.latest[:len(m.latest)-1]...)
+	// Five readings of the pump's tag temperature, two minutes apart, and
+	// the bed's tag's temperature half an hour ago.
+	for i := range 5 {
+		m.history = append(m.history, wardwatch.Reading{Time: t0.Add(time.Duration(2*i-10) * time.Minute),
+			SensorID: tagPump, Metric: temp, Value: 22 + float64(i)/4})
+	}
+	m.history = append(m.history, wardwatch.Reading{Time: t0.Add(-30 * time.Minute), SensorID: tagBed, Metric: temp, Value: 19})
+	// The stores hold the latest readings too.
+	m.history = append(m.history, m.latest...)
 	slices.SortFunc(m.history, func(a, b wardwatch.Reading) int {
 		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.SensorID, b.SensorID))
 	})

@@ -231,10 +231,14 @@ func (h *handler) capabilityStatement(r *http.Request) CapabilityStatement {
 	return cs
 }
 
-// searchParamDefinition is the canonical URL of a base R4 search parameter.
+// searchParamDefinition is the canonical URL of a search parameter: R4's
+// base one, or WardWatch's own for the parameters it adds.
 func searchParamDefinition(typ, name string) string {
 	if name == "_id" {
 		return "http://hl7.org/fhir/SearchParameter/Resource-id"
+	}
+	if localSearchParams[typ+"."+name] {
+		return LocalSearchParameterBase + typ + "-" + name
 	}
 	return "http://hl7.org/fhir/SearchParameter/" + typ + "-" + name
 }
@@ -256,7 +260,7 @@ func (h *handler) resources(ctx context.Context, typ string, q Query) (out []any
 		}
 		return out, true, nil
 	case "Device", "DeviceMetric", "Flag":
-		inv, err := h.inventory(ctx, typ == "Device")
+		inv, err := h.inventory(ctx, typ == "Device" || typ == "DeviceMetric", typ == "DeviceMetric")
 		if err != nil {
 			return nil, false, err
 		}
@@ -303,55 +307,64 @@ func (h *handler) site(ctx context.Context) (*site, error) {
 	return newSite(h.opts.SiteName, h.opts.BuildingName, floors, zones), nil
 }
 
-// inventory loads what devices are built from; tracked assets and pumps
-// only when withAssets.
-func (h *handler) inventory(ctx context.Context, withAssets bool) (*inventory, error) {
+// inventory loads what devices are built from: tracked assets, their
+// positions and pumps only when withAssets; tags and the latest readings
+// (for tag and pump channels) only when withSensors.
+func (h *handler) inventory(ctx context.Context, withAssets, withSensors bool) (*inventory, error) {
 	s, err := h.site(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var (
-		assets    []wardwatch.Asset
-		positions []wardwatch.Position
-		pumps     []wardwatch.PumpState
-	)
+	in := inventoryInput{site: s, assetTagSys: h.opts.AssetTagSystem, now: h.opts.Now()}
 	if withAssets {
-		if assets, err = h.src.Assets(ctx); err != nil {
+		if in.assets, err = h.src.Assets(ctx); err != nil {
 			return nil, fmt.Errorf("assets: %w", err)
 		}
-		if positions, err = h.src.LatestPositions(ctx); err != nil {
+		if in.positions, err = h.src.LatestPositions(ctx); err != nil {
 			return nil, fmt.Errorf("latest positions: %w", err)
 		}
-		if pumps, err = h.src.LatestPumpStates(ctx); err != nil {
+		if in.pumps, err = h.src.LatestPumpStates(ctx); err != nil {
 			return nil, fmt.Errorf("latest pump states: %w", err)
 		}
 	}
-	units, err := h.src.Units(ctx)
-	if err != nil {
+	if withSensors {
+		if in.tags, err = h.src.Tags(ctx); err != nil {
+			return nil, fmt.Errorf("tags: %w", err)
+		}
+		if in.latest, err = h.src.LatestReadings(ctx); err != nil {
+			return nil, fmt.Errorf("latest readings: %w", err)
+		}
+	}
+	if in.units, err = h.src.Units(ctx); err != nil {
 		return nil, fmt.Errorf("units: %w", err)
 	}
-	modbus, err := h.src.ModbusDevices(ctx)
-	if err != nil {
+	if in.modbus, err = h.src.ModbusDevices(ctx); err != nil {
 		return nil, fmt.Errorf("modbus devices: %w", err)
 	}
-	return newInventory(s, assets, positions, pumps, units, modbus, h.opts.AssetTagSystem, h.opts.Now()), nil
+	return newInventory(in), nil
+}
+
+// channelReading is one reading of a channel.
+type channelReading struct {
+	c *channelInfo
+	r wardwatch.Reading
 }
 
 // observations builds the Observations q selects: each channel's latest
 // reading, or with a date or _id parameter the readings in that range.
+// Tag and pump channels are those that reported since start-up, plus for
+// history the ones a device or _id parameter names.
 func (h *handler) observations(ctx context.Context, q Query) ([]any, bool, error) {
-	inv, err := h.inventory(ctx, false)
+	inv, err := h.inventory(ctx, true, true)
 	if err != nil {
 		return nil, false, err
 	}
-	// Narrow the channels by every parameter that does not need a reading.
 	var (
-		chans      []*channelInfo
-		history    = q.hasParam("date")
-		from       = time.Unix(0, 0).UTC()
-		to         = h.opts.Now().UTC().Add(24 * time.Hour)
-		byIDs      []Value
-		idChannels = map[string]bool{}
+		history = q.hasParam("date")
+		from    = time.Unix(0, 0).UTC()
+		to      = h.opts.Now().UTC().Add(24 * time.Hour)
+		byIDs   []Value
+		idKeys  = map[string]bool{}
 	)
 	for _, p := range q.Params {
 		if p.Name == "_id" {
@@ -363,60 +376,73 @@ func (h *handler) observations(ctx context.Context, q Query) ([]any, bool, error
 		history = true
 		for _, v := range byIDs {
 			if key, _, ok := parseObservationRID(v.Code); ok && !v.HasSystem {
-				idChannels[key] = true
+				idKeys[key] = true
 			}
 		}
 	}
+	candidates := make([]*channelInfo, 0, len(inv.channels))
 	for i := range inv.channels {
-		c := &inv.channels[i]
-		if byIDs != nil && !idChannels[c.key] {
+		candidates = append(candidates, &inv.channels[i])
+	}
+	if history {
+		candidates = append(candidates, pinnedSensorChannels(inv, q)...)
+	}
+	// Narrow the channels by every parameter that does not need a reading.
+	var chans []*channelInfo
+	for _, c := range candidates {
+		if byIDs != nil && !idKeys[c.key] {
 			continue
 		}
-		code := c.metricCode()
-		subject := inv.subject(c)
+		var code *CodeableConcept
 		if matchAll(q, func(p Param, v Value) bool {
 			switch p.Name {
 			case "code":
+				if code == nil {
+					cc := c.metricCode()
+					code = &cc
+				}
 				return matchToken(v, code.Coding)
 			case "device":
+				if c.isSensor() {
+					return matchRef(v, &Reference{Reference: "DeviceMetric/" + c.id}) || matchRef(v, c.owner)
+				}
 				return matchRef(v, &Reference{Reference: "DeviceMetric/" + c.id}) ||
 					matchRef(v, &Reference{Reference: "Device/" + c.id}) ||
 					matchRef(v, &Reference{Reference: "Device/" + modbusRID(c.dev.ID)}) ||
 					(c.unit != nil && matchRef(v, &Reference{Reference: "Device/" + unitRID(c.unit.ID)}))
 			case "subject":
-				return matchRef(v, subject)
+				return matchRef(v, inv.subject(c))
+			case "location":
+				return matchRef(v, inv.channelLocation(c))
 			}
 			return true // _id is checked per reading
 		}) {
 			chans = append(chans, c)
 		}
 	}
-	var readings []struct {
-		c *channelInfo
-		r wardwatch.Reading
-	}
+	var readings []channelReading
 	complete := true
 	if !history {
-		latest, err := h.src.LatestReadings(ctx)
-		if err != nil {
-			return nil, false, fmt.Errorf("latest readings: %w", err)
-		}
 		want := make(map[*channelInfo]bool, len(chans))
 		for _, c := range chans {
 			want[c] = true
 		}
-		for _, r := range latest {
-			if c, ok := inv.channelBySID[r.SensorID]; ok && want[c] && r.Metric == c.ch.Metric {
-				readings = append(readings, struct {
-					c *channelInfo
-					r wardwatch.Reading
-				}{c, r})
+		for _, r := range inv.latest {
+			c, ok := inv.channelBySID[r.SensorID]
+			if !ok || r.Metric != c.ch.Metric {
+				c, ok = inv.sensorByKey[sensorMetric{r.SensorID, r.Metric}]
+			}
+			if ok && want[c] {
+				readings = append(readings, channelReading{c, r})
 			}
 		}
+		// The source's order may change between requests (a map): sort
+		// by channel so that pages line up.
+		slices.SortStableFunc(readings, func(a, b channelReading) int { return cmp.Compare(a.c.order, b.c.order) })
 	} else {
 		if len(chans) > maxHistoryChannels {
 			return nil, false, wardwatch.Errorf(wardwatch.ETOOLARGE,
-				"This history search spans %d channels; narrow it to at most %d with device or code.", len(chans), maxHistoryChannels)
+				"This history search spans %d channels; narrow it to at most %d with device, code or location.", len(chans), maxHistoryChannels)
 		}
 		if q.Offset+q.Count > maxHistoryWindow {
 			return nil, false, wardwatch.Errorf(wardwatch.ETOOLARGE,
@@ -444,16 +470,10 @@ func (h *handler) observations(ctx context.Context, q Query) ([]any, bool, error
 				complete = false
 			}
 			for _, r := range rs {
-				readings = append(readings, struct {
-					c *channelInfo
-					r wardwatch.Reading
-				}{c, r})
+				readings = append(readings, channelReading{c, r})
 			}
 		}
-		slices.SortStableFunc(readings, func(a, b struct {
-			c *channelInfo
-			r wardwatch.Reading
-		}) int {
+		slices.SortStableFunc(readings, func(a, b channelReading) int {
 			return cmp.Or(a.r.Time.Compare(b.r.Time), strings.Compare(a.c.key, b.c.key))
 		})
 	}
@@ -471,6 +491,48 @@ func (h *handler) observations(ctx context.Context, q Query) ([]any, bool, error
 		}
 	}
 	return out, complete, nil
+}
+
+// pinnedSensorChannels returns the tag and pump channels that q's _id and
+// device values name and that have not reported since start-up (those
+// that have are in inv.channels already): their stored history stays
+// searchable after a restart.
+func pinnedSensorChannels(inv *inventory, q Query) []*channelInfo {
+	have := make(map[string]bool)
+	for i := range inv.channels {
+		have[inv.channels[i].key] = true
+	}
+	var out []*channelInfo
+	add := func(c channelInfo) {
+		if !have[c.key] {
+			have[c.key] = true
+			out = append(out, &c)
+		}
+	}
+	for _, p := range q.Params {
+		for _, v := range p.Values {
+			switch p.Name {
+			case "_id":
+				if key, _, ok := parseObservationRID(v.Code); ok && !v.HasSystem {
+					if c, ok := inv.sensorChannelByKey(key); ok {
+						add(c)
+					}
+				}
+			case "device":
+				if key, ok := strings.CutPrefix(v.ID, "channel-"); ok && (v.ResourceType == "" || v.ResourceType == "DeviceMetric") {
+					if c, ok := inv.sensorChannelByKey(key); ok {
+						add(c)
+					}
+				}
+				if v.ResourceType == "" || v.ResourceType == "Device" {
+					for _, c := range inv.sensorChannelsOf(v.ID) {
+						add(c)
+					}
+				}
+			}
+		}
+	}
+	return out
 }
 
 // matchDates reports whether t satisfies every date parameter of q.

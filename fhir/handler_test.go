@@ -16,6 +16,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/wardwatch/wardwatch"
 )
 
 // newTestServer mounts the handler under /fhir/r4 the way the lead does
@@ -118,8 +120,8 @@ func TestEveryResourceValidates(t *testing.T) {
 	for _, typ := range resourceTypes {
 		queries := []string{"?_count=500"}
 		if typ == "Observation" {
-			queries = append(queries, "?date=ge2026-03-10&device=fridge-1&_count=500", "?date=ge2026-01-01&_count=500")
-			queries[1] = "?date=ge2026-03-10&device=modbus-1&_count=500"
+			queries = append(queries, "?date=ge2026-03-10&device=modbus-1&_count=500", "?date=ge2026-01-01&_count=500",
+				"?date=ge2026-03-10&device=asset-14&_count=500")
 		}
 		for _, q := range queries {
 			res := get(t, base+"/"+typ+q)
@@ -147,8 +149,13 @@ func TestEveryResourceValidates(t *testing.T) {
 			}
 		}
 	}
-	// 3 assets + 1 unmatched pump + 2 units + 2 Modbus devices + 5 channels.
-	want := map[string]int{"Device": 13, "DeviceMetric": 5, "Flag": 2, "Location": 7, "Observation": 4 + 12 + 17}
+	// Devices: 3 assets + 1 unmatched pump + 2 units + 2 Modbus devices + 5
+	// channels (tags and pumps have no channel Devices). DeviceMetrics: 5
+	// Modbus channels, 3 tag channels and 2 pump batteries that reported.
+	// Observations: the latest of 4 Modbus and 5 tag and pump channels; 12
+	// of fridge-1 today; 17 Modbus and 10 tag and pump readings this year;
+	// the bed's tag's one reading before start-up.
+	want := map[string]int{"Device": 13, "DeviceMetric": 10, "Flag": 2, "Location": 7, "Observation": 9 + 12 + 17 + 10 + 1}
 	for typ, n := range want {
 		if seen[typ] != n {
 			t.Errorf("%s: %d resources, want %d", typ, seen[typ], n)
@@ -209,15 +216,63 @@ func TestSearch(t *testing.T) {
 		{"/Location?name=corr", 200, []string{"zone-41"}},
 		{"/Location?name=CORRIDOR%20B", 200, []string{"zone-41"}},
 		{"/Location?identifier=x", 400, nil},
-		{"/DeviceMetric?type=temperature", 200, []string{"channel-1.cabinet", "channel-1.coil", "channel-2.air-20temp"}},
+		{"/DeviceMetric?type=temperature", 200, []string{"channel-1.cabinet", "channel-1.coil", "channel-2.air-20temp",
+			"channel-tag.mac-3A0a0b0c0d0e0f.temperature"}},
+		{"/DeviceMetric?source=Device/asset-12", 200, []string{"channel-pump.SN-2D0412.battery-percent",
+			"channel-tag.mac-3A0a0b0c0d0e0f.battery-voltage", "channel-tag.mac-3A0a0b0c0d0e0f.temperature"}},
+		{"/DeviceMetric?source=pump-SN-2F9999-20x", 200, []string{"channel-pump.SN-2F9999-20x.battery-percent"}},
+		{"/DeviceMetric?source=asset-14", 200, nil}, // the bed's tag has not reported since start-up
+		{"/DeviceMetric?parent=asset-12", 200, nil},
 		{"/DeviceMetric?source=Device/channel-1.door", 200, []string{"channel-1.door"}},
 		{"/DeviceMetric?parent=modbus-2&category=measurement", 200, []string{"channel-2.dp", "channel-2.air-20temp"}},
 		{"/Flag", 200, []string{"excursion-7", "excursion-8"}},
 		{"/Flag?subject=Location/zone-43", 200, []string{"excursion-8"}},
 		{"/Flag?subject=Device/unit-3", 200, []string{"excursion-7"}},
-		// Latest readings: the NaN coil reading and the tag's reading are left out.
+		// Latest readings: the NaN coil reading, the unassigned tag's, the
+		// unknown pump's and the unknown metric are left out; Modbus
+		// channels first, then tags and pumps by key.
 		{"/Observation", 200, []string{"obs-1.cabinet.1773143970000", "obs-1.door.1773143990000",
-			"obs-2.dp.1773143995000", "obs-2.air-20temp.1773143995000"}},
+			"obs-2.dp.1773143995000", "obs-2.air-20temp.1773143995000",
+			"obs-pump.SN-2D0412.battery-percent.1773143985000", "obs-pump.SN-2F9999-20x.battery-percent.1773143985000",
+			observationRID(tagChannelKey(tagChair, wardwatch.MetricBatteryVoltage), 1773143960000),
+			"obs-tag.mac-3A0a0b0c0d0e0f.battery-voltage.1773143980000", "obs-tag.mac-3A0a0b0c0d0e0f.temperature.1773143980000"}},
+		// Tags and pumps: by the asset or pump Device, code and location.
+		{"/Observation?device=Device/asset-12", 200, []string{"obs-pump.SN-2D0412.battery-percent.1773143985000",
+			"obs-tag.mac-3A0a0b0c0d0e0f.battery-voltage.1773143980000", "obs-tag.mac-3A0a0b0c0d0e0f.temperature.1773143980000"}},
+		{"/Observation?device=pump-SN-2F9999-20x", 200, []string{"obs-pump.SN-2F9999-20x.battery-percent.1773143985000"}},
+		{"/Observation?device=Device/pump-SN-2D0412", 200, nil}, // that pump is asset-12
+		{"/Observation?device=DeviceMetric/channel-tag.mac-3A0a0b0c0d0e0f.temperature", 200,
+			[]string{"obs-tag.mac-3A0a0b0c0d0e0f.temperature.1773143980000"}},
+		{"/Observation?code=battery_voltage", 200, []string{observationRID(tagChannelKey(tagChair, wardwatch.MetricBatteryVoltage), 1773143960000),
+			"obs-tag.mac-3A0a0b0c0d0e0f.battery-voltage.1773143980000"}},
+		{"/Observation?code=http://unitsofmeasure.org|%25", 200, nil}, // a unit is not a code
+		{"/Observation?code=battery_percent&device=asset-12,asset-13", 200, []string{"obs-pump.SN-2D0412.battery-percent.1773143985000"}},
+		{"/Observation?location=Location/zone-40", 200, []string{"obs-pump.SN-2D0412.battery-percent.1773143985000",
+			"obs-tag.mac-3A0a0b0c0d0e0f.battery-voltage.1773143980000", "obs-tag.mac-3A0a0b0c0d0e0f.temperature.1773143980000"}},
+		{"/Observation?location=zone-42", 200, []string{"obs-1.cabinet.1773143970000", "obs-1.door.1773143990000"}},
+		{"/Observation?location=floor-1", 200, []string{observationRID(tagChannelKey(tagChair, wardwatch.MetricBatteryVoltage), 1773143960000)}},
+		{"/Observation?location=zone-41", 200, nil}, // the bed's tag is missing
+		{"/Observation?subject=zone-40", 200, nil},  // a tag's reading has no subject
+		{"/Observation?location=zone-40&date=ge2026-03-10T11:55:00Z&code=temperature", 200, []string{
+			"obs-tag.mac-3A0a0b0c0d0e0f.temperature.1773143760000", "obs-tag.mac-3A0a0b0c0d0e0f.temperature.1773143880000",
+			"obs-tag.mac-3A0a0b0c0d0e0f.temperature.1773143980000"}},
+		{"/Observation?device=asset-12&code=temperature&date=ge2026-03-10T11:55:00Z&date=lt2026-03-10T11:59:00Z", 200, []string{
+			"obs-tag.mac-3A0a0b0c0d0e0f.temperature.1773143760000", "obs-tag.mac-3A0a0b0c0d0e0f.temperature.1773143880000"}},
+		{"/Observation?device=asset-12&date=ge2026-03-10T11:59:30Z", 200, []string{ // oldest first
+			"obs-tag.mac-3A0a0b0c0d0e0f.battery-voltage.1773143980000", "obs-tag.mac-3A0a0b0c0d0e0f.temperature.1773143980000",
+			"obs-pump.SN-2D0412.battery-percent.1773143985000"}},
+		// A tag that has not reported since start-up: its history is found
+		// through its asset, its DeviceMetric or an observation id.
+		{"/Observation?device=asset-14", 200, nil},
+		{"/Observation?code=temperature&date=2026-03-10T11:30:00Z", 200, nil},
+		{"/Observation?device=asset-14&date=2026-03-10", 200, []string{"obs-tag.mac-3A111111111111.temperature.1773142200000"}},
+		{"/Observation?device=DeviceMetric/channel-tag.mac-3A111111111111.temperature&date=2026", 200,
+			[]string{"obs-tag.mac-3A111111111111.temperature.1773142200000"}},
+		{"/Observation?_id=obs-tag.mac-3A111111111111.temperature.1773142200000", 200,
+			[]string{"obs-tag.mac-3A111111111111.temperature.1773142200000"}},
+		{"/Observation?_id=obs-tag.mac-3A111111111111.temperature.1773142200000&device=asset-12", 200, nil},
+		{"/Observation?location=zone-40:below", 400, nil},
+		{"/Observation?location:below=zone-40", 400, nil},
 		{"/Observation?code=pressure", 200, []string{"obs-2.dp.1773143995000"}},
 		{"/Observation?code=http://loinc.org|60832-3", 200, []string{"obs-2.air-20temp.1773143995000"}},
 		{"/Observation?code=http://loinc.org|8310-5", 200, nil},
@@ -365,6 +420,14 @@ func TestMethodsAndPaths(t *testing.T) {
 		{"GET", "/Flag/excursion-9", 404}, // cleared
 		{"GET", "/Observation/obs-1.cabinet.1773143970001", 404},
 		{"GET", "/Observation/not-an-obs", 404},
+		{"GET", "/Observation/obs-tag.mac-3A111111111111.temperature.1773142200000", 200},
+		{"GET", "/Observation/obs-tag.mac-3A111111111111.temperature.1773142200001", 404},
+		{"GET", "/Observation/obs-tag.mac-3A999999999999.temperature.1773144000000", 404}, // its asset is gone
+		{"GET", "/Observation/obs-tag.mac-3A111111111111.colour.1773142200000", 404},
+		{"GET", "/Observation/obs-pump.SN-2DNOWHERE.battery-percent.1773144000000", 404},
+		{"GET", "/DeviceMetric/channel-tag.mac-3A111111111111.temperature", 404}, // not reported since start-up
+		{"GET", "/DeviceMetric/channel-tag.mac-3A0a0b0c0d0e0f.temperature", 200},
+		{"GET", "/Device/channel-tag.mac-3A0a0b0c0d0e0f.temperature", 404}, // the asset is the Device
 		{"HEAD", "/Device/asset-12", 200},
 	}
 	for _, tt := range tests {
@@ -415,6 +478,32 @@ func TestDeviceMapping(t *testing.T) {
 			`{"system":"http://loinc.org","code":"60832-3","display":"Room temperature"}`, `"value":21.25`}, nil},
 		{"/Observation/obs-1.door.1773143990000", []string{`"valueBoolean":true`}, []string{"valueQuantity"}},
 		{"/Observation/obs-2.dp.1773143995000", []string{`"value":-2.5,"unit":"Pa"`}, nil},
+		{"/DeviceMetric/channel-tag.mac-3A0a0b0c0d0e0f.temperature", []string{
+			`"type":{"coding":[{"system":"` + SystemMetric + `","code":"temperature","display":"Temperature"}],"text":"Temperature"}`,
+			`"unit":{"coding":[{"system":"http://unitsofmeasure.org","code":"Cel","display":"°C"}],"text":"°C"}`,
+			`"source":{"reference":"Device/asset-12","display":"Pump 0412 — tag mac:0a0b0c0d0e0f"}`, `"category":"measurement"`,
+			`"calibration":[{"type":"unspecified","state":"unspecified"}]`},
+			[]string{"loinc", `"parent"`, `"operationalStatus"`}},
+		{"/DeviceMetric/channel-tag.mac-3A0a0b0c0d0e0f.battery-voltage", []string{`"code":"battery_voltage"`, `"code":"V","display":"V"`}, nil},
+		{"/DeviceMetric/channel-pump.SN-2F9999-20x.battery-percent", []string{`"code":"battery_percent"`,
+			`"unit":{"coding":[{"system":"http://unitsofmeasure.org","code":"%","display":"%"}],"text":"%"}`,
+			`"source":{"reference":"Device/pump-SN-2F9999-20x","display":"Infusion pump SN/9999 x"}`}, nil},
+		{"/DeviceMetric/channel-pump.SN-2D0412.battery-percent", []string{
+			`"source":{"reference":"Device/asset-12","display":"Pump 0412 — pump SN-0412"}`}, nil},
+		{"/Observation/obs-tag.mac-3A0a0b0c0d0e0f.temperature.1773143980000", []string{`"status":"final"`,
+			`"category":[{"coding":[{"system":"` + SystemObservationCategory + `","code":"environment","display":"Environment"}]}]`,
+			`"code":{"coding":[{"system":"` + SystemMetric + `","code":"temperature","display":"Temperature"}],"text":"Temperature"}`,
+			`"effectiveDateTime":"2026-03-10T11:59:40.000Z"`,
+			`"valueQuantity":{"value":23.5,"unit":"°C","system":"http://unitsofmeasure.org","code":"Cel"}`,
+			`"device":{"reference":"Device/asset-12","display":"Pump 0412"}`},
+			[]string{`"subject"`, "loinc", "DeviceMetric"}},
+		{"/Observation/obs-tag.mac-3A0a0b0c0d0e0f.battery-voltage.1773143980000", []string{
+			`"valueQuantity":{"value":3,"unit":"V","system":"http://unitsofmeasure.org","code":"V"}`}, nil},
+		{"/Observation/obs-pump.SN-2D0412.battery-percent.1773143985000", []string{`"code":"battery_percent"`,
+			`"valueQuantity":{"value":80,"unit":"%","system":"http://unitsofmeasure.org","code":"%"}`,
+			`"device":{"reference":"Device/asset-12","display":"Pump 0412"}`}, nil},
+		{"/Observation/obs-pump.SN-2F9999-20x.battery-percent.1773143985000", []string{
+			`"device":{"reference":"Device/pump-SN-2F9999-20x","display":"Infusion pump SN/9999 x"}`}, nil},
 		{"/Flag/excursion-7", []string{`"status":"active"`, `"text":"DO NOT USE — temperature excursion"`,
 			`"subject":{"reference":"Device/unit-3","display":"Pharmacy vaccine fridge 2"}`, `"period":{"start":"2026-03-10T09:00:00.000Z"}`,
 			`"author":{"reference":"Device/channel-1.cabinet"`, `"code":"safety"`}, nil},
@@ -512,6 +601,11 @@ func TestCapabilityStatement(t *testing.T) {
 		for _, p := range r.SearchParam {
 			if _, err := ParseQuery(r.Type, url.Values{p.Name: {"x"}}); err != nil && p.Type != typeDate {
 				t.Errorf("%s: declared parameter %s rejected: %v", r.Type, p.Name, err)
+			}
+			// Observation's location is WardWatch's own, not R4's.
+			wantLocal := r.Type == "Observation" && p.Name == "location"
+			if local := strings.HasPrefix(p.Definition, LocalSearchParameterBase); local != wantLocal {
+				t.Errorf("%s.%s: definition %s", r.Type, p.Name, p.Definition)
 			}
 		}
 	}

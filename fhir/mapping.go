@@ -190,62 +190,374 @@ func serialIdentifier(serial string) Identifier {
 // built from.
 type inventory struct {
 	site         *site
-	assets       []wardwatch.Asset
-	positions    map[int64]wardwatch.Position // by asset ID
-	pumps        []wardwatch.PumpState
+	assets       []wardwatch.Asset // by ID
+	rawPositions []wardwatch.Position
+	pumps        []wardwatch.PumpState // by serial
 	units        []wardwatch.MonitoredUnit
 	unitByID     map[int64]wardwatch.MonitoredUnit
 	modbus       []ModbusDevice
-	channels     []channelInfo
-	channelBySID map[string]*channelInfo // by sensor ID "<device>/<channel>"
+	tags         []wardwatch.Tag // by ID
+	latest       []wardwatch.Reading
+	channels     []channelInfo           // Modbus channels, then live tag and pump channels
+	channelBySID map[string]*channelInfo // Modbus channels by sensor ID "<device>/<channel>"
+	sensorByKey  map[sensorMetric]*channelInfo
 	assetTagSys  string
 	now          time.Time
+
+	// Indexes built on first use: a large site's Observation search
+	// should not pay for what it does not read.
+	positions               map[int64]wardwatch.Position // newest by asset ID
+	tagByID                 map[string]wardwatch.Tag
+	assetOfSerial           map[string]*wardwatch.Asset
+	ownerRefs               map[int64]*Reference // by asset ID
+	tagByPart, serialByPart map[string]string
 }
 
-// channelInfo is one Modbus channel with what it belongs to.
+// sortedBy returns s sorted by cmp: s itself when it already is (the
+// stores list in that order), else a sorted copy; s is never modified.
+func sortedBy[T any](s []T, cmp func(a, b T) int) []T {
+	if slices.IsSortedFunc(s, cmp) {
+		return s
+	}
+	c := slices.Clone(s)
+	slices.SortFunc(c, cmp)
+	return c
+}
+
+// position is asset id's newest known position.
+func (inv *inventory) position(id int64) (wardwatch.Position, bool) {
+	if inv.positions == nil {
+		inv.positions = make(map[int64]wardwatch.Position, len(inv.rawPositions))
+		for _, p := range inv.rawPositions {
+			if q, ok := inv.positions[p.AssetID]; !ok || p.Time.After(q.Time) {
+				inv.positions[p.AssetID] = p
+			}
+		}
+	}
+	p, ok := inv.positions[id]
+	return p, ok
+}
+
+// asset is the asset with ID id.
+func (inv *inventory) asset(id int64) (*wardwatch.Asset, bool) {
+	i, ok := slices.BinarySearchFunc(inv.assets, id, func(a wardwatch.Asset, id int64) int { return cmp.Compare(a.ID, id) })
+	if !ok {
+		return nil, false
+	}
+	return &inv.assets[i], true
+}
+
+// tag is the tag with ID id.
+func (inv *inventory) tag(id string) (wardwatch.Tag, bool) {
+	if inv.tagByID == nil {
+		inv.tagByID = make(map[string]wardwatch.Tag, len(inv.tags))
+		for _, t := range inv.tags {
+			inv.tagByID[t.ID] = t
+		}
+	}
+	t, ok := inv.tagByID[id]
+	return t, ok
+}
+
+// sensorMetric is a sensor ID with one of its metrics.
+type sensorMetric struct {
+	sensor string
+	metric wardwatch.Metric
+}
+
+// channelInfo is one sensor channel with what it belongs to: a Modbus
+// channel (dev, ch, unit), or a tag's or pump's own metric (sid, owner).
 type channelInfo struct {
-	dev  ModbusDevice
+	dev  *ModbusDevice // nil for a tag's or a pump's channel
 	ch   Channel
 	unit *wardwatch.MonitoredUnit
 	key  string
 	id   string
+	// sid is the readings' sensor ID: "<device>/<channel>", the tag ID,
+	// "pump:<serial>".
+	sid string
+	// Tag and pump channels: the Device the readings belong to (the asset
+	// the tag is fixed to; the pump's asset, or its pump Device when no
+	// asset has its serial) and that asset's ID (0 for a pump Device).
+	owner   *Reference
+	assetID int64
+	// order sorts channels: Modbus channels in device and profile order,
+	// then tag and pump channels by key.
+	order int
 }
 
-func (c *channelInfo) sensorID() string { return c.dev.Name + "/" + c.ch.Name }
+func (c *channelInfo) sensorID() string { return c.sid }
 
-func newInventory(s *site, assets []wardwatch.Asset, positions []wardwatch.Position,
-	pumps []wardwatch.PumpState, units []wardwatch.MonitoredUnit, modbus []ModbusDevice,
-	assetTagSys string, now time.Time) *inventory {
-	inv := &inventory{site: s, assets: slices.Clone(assets), pumps: slices.Clone(pumps),
-		units: slices.Clone(units), modbus: slices.Clone(modbus), assetTagSys: assetTagSys, now: now,
-		positions: make(map[int64]wardwatch.Position), unitByID: make(map[int64]wardwatch.MonitoredUnit),
-		channelBySID: make(map[string]*channelInfo)}
-	slices.SortFunc(inv.assets, func(a, b wardwatch.Asset) int { return cmp.Compare(a.ID, b.ID) })
-	slices.SortFunc(inv.pumps, func(a, b wardwatch.PumpState) int { return strings.Compare(a.Serial, b.Serial) })
-	slices.SortFunc(inv.units, func(a, b wardwatch.MonitoredUnit) int { return cmp.Compare(a.ID, b.ID) })
-	slices.SortFunc(inv.modbus, func(a, b ModbusDevice) int { return cmp.Compare(a.ID, b.ID) })
-	for _, p := range positions {
-		if q, ok := inv.positions[p.AssetID]; !ok || p.Time.After(q.Time) {
-			inv.positions[p.AssetID] = p
-		}
-	}
+// isSensor reports whether c is a tag's or a pump's channel.
+func (c *channelInfo) isSensor() bool { return c.owner != nil }
+
+// inventoryInput is what an inventory is built from; slices the request
+// does not need may be nil.
+type inventoryInput struct {
+	site        *site
+	assets      []wardwatch.Asset
+	positions   []wardwatch.Position
+	pumps       []wardwatch.PumpState
+	units       []wardwatch.MonitoredUnit
+	modbus      []ModbusDevice
+	tags        []wardwatch.Tag
+	latest      []wardwatch.Reading
+	assetTagSys string
+	now         time.Time
+}
+
+// newInventory indexes in. Tag and pump channels are those with a reading
+// in in.latest (they have reported since WardWatch started) whose readings
+// belong to a Device: a tag fixed to a known asset, a pump whose serial an
+// asset or a pump state has. Readings of unassigned tags are left out.
+func newInventory(in inventoryInput) *inventory {
+	inv := &inventory{site: in.site, rawPositions: in.positions, latest: in.latest,
+		assets:      sortedBy(in.assets, func(a, b wardwatch.Asset) int { return cmp.Compare(a.ID, b.ID) }),
+		pumps:       sortedBy(in.pumps, func(a, b wardwatch.PumpState) int { return strings.Compare(a.Serial, b.Serial) }),
+		units:       sortedBy(in.units, func(a, b wardwatch.MonitoredUnit) int { return cmp.Compare(a.ID, b.ID) }),
+		modbus:      sortedBy(in.modbus, func(a, b ModbusDevice) int { return cmp.Compare(a.ID, b.ID) }),
+		tags:        sortedBy(in.tags, func(a, b wardwatch.Tag) int { return strings.Compare(a.ID, b.ID) }),
+		assetTagSys: in.assetTagSys, now: in.now,
+		unitByID: make(map[int64]wardwatch.MonitoredUnit, len(in.units)), channelBySID: make(map[string]*channelInfo),
+		sensorByKey: make(map[sensorMetric]*channelInfo)}
 	for _, u := range inv.units {
 		inv.unitByID[u.ID] = u
 	}
-	for _, d := range inv.modbus {
+	for i := range inv.modbus {
+		d := &inv.modbus[i]
 		var unit *wardwatch.MonitoredUnit
 		if u, ok := inv.unitByID[d.UnitID]; ok {
 			unit = &u
 		}
 		for _, ch := range d.Channels {
 			key := channelKey(d.ID, ch.Name)
-			inv.channels = append(inv.channels, channelInfo{dev: d, ch: ch, unit: unit, key: key, id: "channel-" + key})
+			inv.channels = append(inv.channels, channelInfo{dev: d, ch: ch, unit: unit, key: key, id: "channel-" + key,
+				sid: d.Name + "/" + ch.Name})
 		}
 	}
+	nModbus := len(inv.channels)
 	for i := range inv.channels {
-		inv.channelBySID[inv.channels[i].sensorID()] = &inv.channels[i]
+		inv.channelBySID[inv.channels[i].sid] = nil // pointed at below, once inv.channels stops growing
+	}
+	var seen map[sensorMetric]bool
+	for _, r := range inv.latest {
+		if _, modbus := inv.channelBySID[r.SensorID]; modbus {
+			continue
+		}
+		k := sensorMetric{r.SensorID, r.Metric}
+		if seen[k] {
+			continue
+		}
+		if seen == nil {
+			seen = make(map[sensorMetric]bool)
+		}
+		seen[k] = true
+		if c, ok := inv.sensorChannel(r.SensorID, r.Metric); ok {
+			inv.channels = append(inv.channels, c)
+		}
+	}
+	slices.SortFunc(inv.channels[nModbus:], func(a, b channelInfo) int { return strings.Compare(a.key, b.key) })
+	for i := range inv.channels {
+		c := &inv.channels[i]
+		c.order = i
+		if c.isSensor() {
+			inv.sensorByKey[sensorMetric{c.sid, c.ch.Metric}] = c
+		} else {
+			inv.channelBySID[c.sid] = c
+		}
 	}
 	return inv
+}
+
+// tagMetrics are the metrics a tag may report about itself (Eddystone-TLM,
+// Minew and ESPresense sensor tags).
+var tagMetrics = []wardwatch.Metric{wardwatch.MetricTemperature, wardwatch.MetricHumidity,
+	wardwatch.MetricBatteryVoltage, wardwatch.MetricBatteryPercent}
+
+// sensorChannel is the channel of metric m of tag or pump sensor sid, or
+// ok false when sid is neither a tag fixed to a known asset nor a pump
+// with a Device, or m is not a known metric.
+func (inv *inventory) sensorChannel(sid string, m wardwatch.Metric) (c channelInfo, ok bool) {
+	if !m.Valid() {
+		return channelInfo{}, false
+	}
+	c = channelInfo{sid: sid, ch: Channel{Name: string(m), Metric: m}, order: math.MaxInt}
+	if serial, isPump := strings.CutPrefix(sid, pumpSensorPrefix); isPump {
+		if serial == "" {
+			return channelInfo{}, false
+		}
+		if a := inv.assetBySerial(serial); a != nil {
+			c.owner, c.assetID = inv.assetRef(a), a.ID
+		} else if _, known := slices.BinarySearchFunc(inv.pumps, serial, func(p wardwatch.PumpState, serial string) int {
+			return strings.Compare(p.Serial, serial)
+		}); known {
+			c.owner = &Reference{Reference: "Device/" + pumpRID(serial), Display: "Infusion pump " + serial}
+		} else {
+			return channelInfo{}, false
+		}
+		c.key = pumpChannelKey(serial, m)
+	} else {
+		t, ok := inv.tag(sid)
+		if !ok {
+			return channelInfo{}, false
+		}
+		a, ok := inv.asset(t.AssetID)
+		if !ok {
+			return channelInfo{}, false
+		}
+		c.owner, c.assetID = inv.assetRef(a), a.ID
+		c.key = tagChannelKey(sid, m)
+	}
+	c.id = "channel-" + c.key
+	return c, true
+}
+
+// assetBySerial is the asset (lowest ID first) with serial number serial,
+// the one a pump of that serial is shown as (see devices).
+func (inv *inventory) assetBySerial(serial string) *wardwatch.Asset {
+	if inv.assetOfSerial == nil {
+		// Index the serials of the pumps heard from since start-up only:
+		// a site has far more assets than pumps.
+		inv.assetOfSerial = make(map[string]*wardwatch.Asset)
+		for _, p := range inv.pumps {
+			inv.assetOfSerial[p.Serial] = nil
+		}
+		for _, r := range inv.latest {
+			if s, ok := strings.CutPrefix(r.SensorID, pumpSensorPrefix); ok {
+				inv.assetOfSerial[s] = nil
+			}
+		}
+		for i := range inv.assets {
+			a := &inv.assets[i]
+			if prev, want := inv.assetOfSerial[a.Serial]; want && prev == nil {
+				inv.assetOfSerial[a.Serial] = a
+			}
+		}
+	}
+	if a, ok := inv.assetOfSerial[serial]; ok {
+		return a
+	}
+	for i := range inv.assets {
+		if inv.assets[i].Serial == serial {
+			return &inv.assets[i]
+		}
+	}
+	return nil
+}
+
+// assetRef is a reference to asset a's Device, shared by its channels
+// (never modified).
+func (inv *inventory) assetRef(a *wardwatch.Asset) *Reference {
+	if r, ok := inv.ownerRefs[a.ID]; ok {
+		return r
+	}
+	if inv.ownerRefs == nil {
+		inv.ownerRefs = make(map[int64]*Reference)
+	}
+	display := a.Name
+	if display == "" {
+		display = a.AssetTag
+	}
+	r := &Reference{Reference: "Device/" + assetRID(a.ID), Display: display}
+	inv.ownerRefs[a.ID] = r
+	return r
+}
+
+// sensorChannelByKey is the tag or pump channel key names, whether or not
+// it has reported since WardWatch started, so that an observation id or a
+// DeviceMetric reference found earlier still reads its stored history.
+func (inv *inventory) sensorChannelByKey(key string) (channelInfo, bool) {
+	kind, part, m, ok := parseSensorKey(key)
+	if !ok {
+		return channelInfo{}, false
+	}
+	if inv.tagByPart == nil {
+		inv.tagByPart = make(map[string]string, len(inv.tags))
+		for _, t := range inv.tags {
+			inv.tagByPart[idSafe(t.ID, maxSensorPart)] = t.ID
+		}
+		inv.serialByPart = make(map[string]string)
+		for _, a := range inv.assets {
+			if a.Serial != "" {
+				inv.serialByPart[idSafe(a.Serial, maxSensorPart)] = a.Serial
+			}
+		}
+		for _, p := range inv.pumps {
+			if p.Serial != "" {
+				inv.serialByPart[idSafe(p.Serial, maxSensorPart)] = p.Serial
+			}
+		}
+	}
+	var c channelInfo
+	if kind == "tag" {
+		tag, found := inv.tagByPart[part]
+		if !found {
+			return channelInfo{}, false
+		}
+		c, ok = inv.sensorChannel(tag, m)
+	} else {
+		serial, found := inv.serialByPart[part]
+		if !found {
+			return channelInfo{}, false
+		}
+		c, ok = inv.sensorChannel(pumpSensorPrefix+serial, m)
+	}
+	if !ok || c.key != key {
+		return channelInfo{}, false
+	}
+	return c, true
+}
+
+// sensorChannelsOf lists every channel a Device may have readings on
+// (Device id "asset-N": its tags' metrics and its pump battery; "pump-…":
+// that pump's battery), whether or not they have reported since start-up.
+func (inv *inventory) sensorChannelsOf(deviceID string) []channelInfo {
+	var out []channelInfo
+	add := func(sid string, m wardwatch.Metric) {
+		if c, ok := inv.sensorChannel(sid, m); ok {
+			out = append(out, c)
+		}
+	}
+	if n, ok := strings.CutPrefix(deviceID, "asset-"); ok {
+		id, err := strconv.ParseInt(n, 10, 64)
+		a, found := inv.asset(id)
+		if err != nil || !found {
+			return nil
+		}
+		for _, t := range inv.tags {
+			if t.AssetID == id {
+				for _, m := range tagMetrics {
+					add(t.ID, m)
+				}
+			}
+		}
+		if a.Serial != "" && inv.assetBySerial(a.Serial) == a {
+			add(pumpSensorPrefix+a.Serial, wardwatch.MetricBatteryPercent)
+		}
+		return out
+	}
+	if strings.HasPrefix(deviceID, "pump-") {
+		for _, p := range inv.pumps {
+			if p.Serial != "" && pumpRID(p.Serial) == deviceID {
+				add(pumpSensorPrefix+p.Serial, wardwatch.MetricBatteryPercent)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// channelLocation is where channel c measures now: a Modbus channel's
+// unit's zone; the current zone (or floor) of a tag's asset or a pump's
+// asset; nil when unknown.
+func (inv *inventory) channelLocation(c *channelInfo) *Reference {
+	if !c.isSensor() {
+		return inv.unitLocation(c.unit)
+	}
+	if p, ok := inv.position(c.assetID); ok && c.assetID != 0 {
+		return inv.site.positionRef(p)
+	}
+	return nil
 }
 
 // unitLocation is where a unit is: its zone.
@@ -292,7 +604,7 @@ func (inv *inventory) devices() []Device {
 		if !a.PMDue.IsZero() {
 			d.Note = append(d.Note, Annotation{Text: "Preventive maintenance due " + fhirTime(a.PMDue)})
 		}
-		if p, ok := inv.positions[a.ID]; ok {
+		if p, ok := inv.position(a.ID); ok {
 			d.Location = inv.site.positionRef(p)
 		}
 		if p, ok := pumpBySerial[a.Serial]; ok && a.Serial != "" {
@@ -338,6 +650,9 @@ func (inv *inventory) devices() []Device {
 	}
 	for i := range inv.channels {
 		c := &inv.channels[i]
+		if c.isSensor() {
+			continue // its readings belong to the asset's or pump's Device
+		}
 		d := Device{ResourceType: "Device", ID: c.id, Status: "active",
 			DeviceName: []DeviceName{{Name: c.sensorID(), Type: "user-friendly-name"}},
 			Type:       deviceKind("sensor_channel", "Sensor channel"),
@@ -400,6 +715,10 @@ func (inv *inventory) deviceMetrics() []DeviceMetric {
 	out := make([]DeviceMetric, 0, len(inv.channels))
 	for i := range inv.channels {
 		c := &inv.channels[i]
+		if c.isSensor() {
+			out = append(out, inv.sensorDeviceMetric(c))
+			continue
+		}
 		m := DeviceMetric{ResourceType: "DeviceMetric", ID: c.id, Type: c.metricCode(),
 			Source:            &Reference{Reference: "Device/" + c.id, Display: c.sensorID()},
 			Parent:            &Reference{Reference: "Device/" + modbusRID(c.dev.ID), Display: c.dev.Name},
@@ -408,12 +727,39 @@ func (inv *inventory) deviceMetrics() []DeviceMetric {
 		if !c.dev.Enabled {
 			m.OperationalStatus = "off"
 		}
-		if info := metricInfos[c.ch.Metric]; info.UCUM != "" {
-			m.Unit = &CodeableConcept{Coding: []Coding{{System: SystemUCUM, Code: info.UCUM, Display: info.Unit}}, Text: info.Unit}
-		}
+		m.Unit = metricUnit(c.ch.Metric)
 		out = append(out, m)
 	}
 	return out
+}
+
+// metricUnit is the UCUM unit of metric m as a DeviceMetric.unit, nil for
+// a 0/1 state or an unknown metric.
+func metricUnit(m wardwatch.Metric) *CodeableConcept {
+	info := metricInfos[m]
+	if info.UCUM == "" {
+		return nil
+	}
+	return &CodeableConcept{Coding: []Coding{{System: SystemUCUM, Code: info.UCUM, Display: info.Unit}}, Text: info.Unit}
+}
+
+// sensorDeviceMetric maps a tag's or pump's channel: its source is the
+// asset's (or pump's) Device, the sensor named in the display. WardWatch
+// tracks no calibration of tags or pump batteries ("unspecified") and
+// knows only that the sensor reported since start-up, so no
+// operationalStatus is claimed.
+func (inv *inventory) sensorDeviceMetric(c *channelInfo) DeviceMetric {
+	display := c.owner.Display + " — tag " + c.sid
+	if serial, ok := strings.CutPrefix(c.sid, pumpSensorPrefix); ok {
+		display = c.owner.Display
+		if c.assetID != 0 {
+			display += " — pump " + serial
+		}
+	}
+	return DeviceMetric{ResourceType: "DeviceMetric", ID: c.id, Type: c.metricCode(), Unit: metricUnit(c.ch.Metric),
+		Source:      &Reference{Reference: c.owner.Reference, Display: display},
+		Category:    "measurement",
+		Calibration: calibration(time.Time{}, inv.now)}
 }
 
 // observation maps one reading of channel c. ok is false when the value
@@ -426,8 +772,13 @@ func (inv *inventory) observation(c *channelInfo, r wardwatch.Reading) (o Observ
 		Status: "final",
 		Category: []CodeableConcept{{Coding: []Coding{{System: SystemObservationCategory, Code: "environment",
 			Display: "Environment"}}}},
-		Code: c.metricCode(), Subject: inv.subject(c), EffectiveDateTime: fhirTime(r.Time),
-		Device: &Reference{Reference: "DeviceMetric/" + c.id, Display: c.sensorID()}}
+		Code: c.metricCode(), Subject: inv.subject(c), EffectiveDateTime: fhirTime(r.Time)}
+	if c.isSensor() {
+		// A tag's or pump's reading: the device is the asset (or pump).
+		o.Device = &Reference{Reference: c.owner.Reference, Display: c.owner.Display}
+	} else {
+		o.Device = &Reference{Reference: "DeviceMetric/" + c.id, Display: c.sensorID()}
+	}
 	info, known := metricInfos[c.ch.Metric]
 	if known && info.UCUM == "" {
 		b := r.Value != 0

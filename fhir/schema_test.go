@@ -309,3 +309,69 @@ func TestSpecRequiredNamesExist(t *testing.T) {
 		}
 	}
 }
+
+// TestSensorResourcesValidate checks the Observations and DeviceMetrics of
+// tags and pumps against the R4 schema, searched and read: latest and
+// historical readings, each with a valueQuantity in UCUM, a device that is
+// a Device and the category and metric coding of the Modbus ones.
+func TestSensorResourcesValidate(t *testing.T) {
+	c := loadSchema(t)
+	srv := newTestServer(t, fixture(), Options{})
+	base := srv.URL + "/fhir/r4"
+	for _, q := range []string{
+		"/Observation?device=asset-12,asset-13,pump-SN-2F9999-20x",
+		"/Observation?device=asset-12,asset-14&date=ge2026-03-10&_count=500",
+		"/Observation?location=zone-40&code=temperature&date=2026-03-10",
+		"/DeviceMetric?source=asset-12,asset-13,pump-SN-2F9999-20x",
+	} {
+		res := get(t, base+q)
+		if res.status != 200 {
+			t.Fatalf("%s: %d %s", q, res.status, res.body)
+		}
+		checkFHIR(t, c, res.body)
+		ids, _, _ := bundleIDs(t, res.body)
+		if len(ids) == 0 {
+			t.Fatalf("%s: no entries", q)
+		}
+		typ := strings.TrimPrefix(q[:strings.IndexByte(q, '?')], "/")
+		for _, id := range ids {
+			r := get(t, base+"/"+typ+"/"+id)
+			if r.status != 200 {
+				t.Fatalf("read %s/%s: %d %s", typ, id, r.status, r.body)
+			}
+			checkFHIR(t, c, r.body)
+			var res struct {
+				Category      json.RawMessage
+				Code, Type    CodeableConcept
+				ValueQuantity *Quantity
+				Device        *Reference
+				Source        *Reference
+				Unit          *CodeableConcept
+				Calibration   []MetricCalibration
+			}
+			if err := json.Unmarshal(r.body, &res); err != nil {
+				t.Fatal(err)
+			}
+			if typ == "Observation" {
+				var category []CodeableConcept
+				json.Unmarshal(res.Category, &category)
+				if len(category) != 1 || category[0].Coding[0].System != SystemObservationCategory ||
+					len(res.Code.Coding) != 1 || res.Code.Coding[0].System != SystemMetric ||
+					res.ValueQuantity == nil || res.ValueQuantity.System != SystemUCUM || res.ValueQuantity.Code == "" ||
+					res.Device == nil || !strings.HasPrefix(res.Device.Reference, "Device/") {
+					t.Errorf("Observation/%s: %s", id, r.body)
+				}
+				continue
+			}
+			if string(res.Category) != `"measurement"` || len(res.Type.Coding) != 1 || res.Type.Coding[0].System != SystemMetric || res.Unit == nil ||
+				res.Unit.Coding[0].System != SystemUCUM || res.Source == nil || !strings.HasPrefix(res.Source.Reference, "Device/") ||
+				len(res.Calibration) != 1 || res.Calibration[0].State != "unspecified" {
+				t.Errorf("DeviceMetric/%s: %s", id, r.body)
+			}
+			// The source Device exists.
+			if d := get(t, base+"/"+res.Source.Reference); d.status != 200 {
+				t.Errorf("DeviceMetric/%s: source %s: %d", id, res.Source.Reference, d.status)
+			}
+		}
+	}
+}

@@ -33,6 +33,10 @@ type searchParam struct {
 	Name, Type, Doc string
 }
 
+// localSearchParams are the parameters WardWatch adds to R4's base ones
+// ("Type.name"); their definitions live under LocalSearchParameterBase.
+var localSearchParams = map[string]bool{"Observation.location": true}
+
 // searchParams lists what each resource type can be searched by.
 var searchParams = map[string][]searchParam{
 	"Device": {
@@ -52,14 +56,15 @@ var searchParams = map[string][]searchParam{
 	"Observation": {
 		{"_id", typeToken, "Logical id"},
 		{"code", typeToken, "Metric, " + SystemMetric + " (or LOINC 60832-3)"},
-		{"device", typeReference, "DeviceMetric or Device (a channel, a Modbus device, a unit)"},
+		{"device", typeReference, "DeviceMetric or Device: a Modbus channel, its Modbus device or unit; for a tag's or a pump's own readings (temperature, battery) the asset the tag is fixed to or the pump"},
 		{"subject", typeReference, "The room (Location) measured"},
-		{"date", typeDate, "Without date: each channel's latest reading; with date (ge/gt/le/lt/eq): the readings in that range"},
+		{"location", typeReference, "Where the measuring device is now (not when the reading was taken): a Modbus channel's unit's zone; the current zone (or floor) of a tag's asset or a pump's asset (exact; no :below)"},
+		{"date", typeDate, "Without date: each channel's latest reading; with date (ge/gt/le/lt/eq): the readings in that range. Tag and pump channels are those that reported since WardWatch started, plus those device or _id names"},
 	},
 	"DeviceMetric": {
-		{"_id", typeToken, "Logical id: channel-…"},
+		{"_id", typeToken, "Logical id: channel-… (channel-tag.… and channel-pump.… for tags and pumps)"},
 		{"type", typeToken, "Metric, " + SystemMetric},
-		{"source", typeReference, "The channel's Device"},
+		{"source", typeReference, "The channel's Device: a Modbus channel's, or the asset a tag is fixed to, or the pump"},
 		{"parent", typeReference, "The channel's Modbus device"},
 		{"category", typeToken, "measurement"},
 	},

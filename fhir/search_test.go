@@ -62,6 +62,13 @@ func TestParseQuery(t *testing.T) {
 		{"Device", "location=Location/", nil, "not a valid id"},
 		{"Device", "location=location/zone-1", nil, "not a reference"},
 		{"Device", "location=zone_1", nil, "not a valid id"},
+		{"Observation", "location=Location/zone-40,floor-1", func(t *testing.T, q Query) {
+			if p := q.Params[0]; p.Type != typeReference || len(p.Values) != 2 || p.Values[0].ID != "zone-40" || p.Values[1].ResourceType != "" {
+				t.Errorf("%+v", p)
+			}
+		}, ""},
+		{"Observation", "location:below=zone-40", nil, "modifiers"},
+		{"DeviceMetric", "location=zone-40", nil, "not supported for DeviceMetric"},
 		{"Observation", "date=ge2026-03-10", func(t *testing.T, q Query) {
 			v := q.Params[0].Values[0]
 			if v.Prefix != "ge" || !v.From.Equal(day) || !v.To.Equal(day.AddDate(0, 0, 1)) {

@@ -13,6 +13,10 @@ type AssetSource interface {
 	// LatestPositions returns each asset's newest known position; assets
 	// never seen are left out.
 	LatestPositions(ctx context.Context) ([]wardwatch.Position, error)
+	// Tags returns every radio tag with the asset it is fixed to. A tag's
+	// own readings (Eddystone-TLM temperature and battery) carry the tag ID
+	// as their sensor ID.
+	Tags(ctx context.Context) ([]wardwatch.Tag, error)
 }
 
 // SiteSource reads the floors and zones of the site.
@@ -48,7 +52,9 @@ type DeviceSource interface {
 
 // ReadingSource reads sensor readings.
 type ReadingSource interface {
-	// LatestReadings returns the newest reading of each sensor and metric.
+	// LatestReadings returns the newest reading of each sensor and metric:
+	// Modbus channels ("<device>/<channel>"), tags (the tag ID) and pumps
+	// ("pump:<serial>").
 	LatestReadings(ctx context.Context) ([]wardwatch.Reading, error)
 	// Readings returns the raw readings q selects, oldest first.
 	Readings(ctx context.Context, q wardwatch.SeriesQuery) ([]wardwatch.Reading, error)

@@ -13,9 +13,11 @@ import (
 	"github.com/wardwatch/wardwatch/sql"
 )
 
-// fhirSource reads what the FHIR API shows: the store for configuration,
-// the live hub for where assets are, the collectors for the latest
-// readings and pump states, and the telemetry store for history.
+// fhirSource reads what the FHIR API shows: the store for configuration
+// (assets, tags, units, Modbus devices), the live hub for where assets
+// are, the collectors for the latest readings (Modbus channels, tags'
+// Eddystone-TLM, pump batteries) and pump states, and the telemetry store
+// for history.
 type fhirSource struct{ a *app }
 
 var _ fhir.Source = fhirSource{}
@@ -32,6 +34,12 @@ func (s fhirSource) LatestPositions(ctx context.Context) ([]wardwatch.Position, 
 		ps = append(ps, s.a.hub.Snapshot(f.ID)...)
 	}
 	return ps, nil
+}
+
+// Tags lists every tag with the asset it is fixed to; a tag's own
+// readings (Eddystone-TLM) carry its ID as their sensor ID.
+func (s fhirSource) Tags(ctx context.Context) ([]wardwatch.Tag, error) {
+	return s.a.store.Tags(ctx)
 }
 
 // Floors lists the floors.

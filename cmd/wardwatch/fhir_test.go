@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -18,6 +19,10 @@ import (
 // TestFHIRAndAPIOnTheHospital reads the demo hospital through the REST and
 // FHIR APIs with a nurse's token: the CapabilityStatement, pumps as FHIR
 // Devices, the floors as Locations, and the same assets from /api/v1.
+// Then a tag fixed to an asset sends an Eddystone-TLM frame through a
+// gateway and a pump reports its battery: both become Observations on the
+// asset's Device with UCUM units, latest and in the stored history, and
+// DeviceMetrics.
 func TestFHIRAndAPIOnTheHospital(t *testing.T) {
 	h := startHospital(t, nil)
 	ctx := context.Background()
@@ -79,6 +84,150 @@ func TestFHIRAndAPIOnTheHospital(t *testing.T) {
 	get("/api/v1/assets?limit=1000", &list)
 	if len(list.Items) != len(assets) {
 		t.Errorf("/api/v1/assets: %d items for %d assets", len(list.Items), len(assets))
+	}
+
+	// A tag's own readings and a pump's battery.
+	pump, err := h.store.AssetBySerialOrTag(ctx, "SIM-0410")
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(assets, func(a wardwatch.Asset) bool { return a.ID != pump.ID && a.Kind != wardwatch.AssetInfusionPump })
+	if i < 0 {
+		t.Fatal("the demo hospital has no asset other than pumps")
+	}
+	tagged := assets[i]
+	const tag = "eddystone:edd1ebeac04e5defa017:0bdb87539b67"
+	if err := h.store.CreateTag(ctx, wardwatch.Tag{ID: tag, AssetID: tagged.ID}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().UTC().Add(-time.Minute).Truncate(time.Second)
+	pushTLM(t, h)
+	if err := h.app.pumps.SubmitPumpStates(ctx, []wardwatch.PumpState{{Time: time.Now().UTC(), Serial: "SIM-0410",
+		Model: "Sim 1", Status: wardwatch.PumpIdle, Battery: 87, Rate: math.NaN(), VTBI: math.NaN(), Infused: math.NaN()}}); err != nil {
+		t.Fatal(err)
+	}
+	type observation struct {
+		ResourceType string `json:"resourceType"`
+		ID           string `json:"id"`
+		Code         struct {
+			Coding []struct{ System, Code string } `json:"coding"`
+		} `json:"code"`
+		ValueQuantity struct {
+			Value  float64 `json:"value"`
+			System string  `json:"system"`
+			Code   string  `json:"code"`
+		} `json:"valueQuantity"`
+		Device struct {
+			Reference string `json:"reference"`
+		} `json:"device"`
+	}
+	var obs struct {
+		Total int `json:"total"`
+		Entry []struct {
+			Resource observation `json:"resource"`
+		} `json:"entry"`
+	}
+	// search polls until the query finds n Observations (the gateway's
+	// batch and the store's writes are asynchronous), then returns them by
+	// metric code.
+	search := func(query string, n int) map[string][]observation {
+		t.Helper()
+		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			obs.Entry = nil
+			get("/fhir/r4/Observation?"+query, &obs)
+			if len(obs.Entry) >= n {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("Observation?%s: %d entries, want %d", query, len(obs.Entry), n)
+			}
+		}
+		out := map[string][]observation{}
+		for _, e := range obs.Entry {
+			for _, c := range e.Resource.Code.Coding {
+				out[c.Code] = append(out[c.Code], e.Resource)
+			}
+		}
+		return out
+	}
+	tagRef, pumpRef := "Device/asset-"+strconv.FormatInt(tagged.ID, 10), "Device/asset-"+strconv.FormatInt(pump.ID, 10)
+	check := func(what string, got []observation, device, ucum string, value float64) observation {
+		t.Helper()
+		if len(got) != 1 {
+			t.Fatalf("%s: %d observations, want 1: %+v", what, len(got), got)
+		}
+		o := got[0]
+		if o.ResourceType != "Observation" || o.Device.Reference != device || o.ValueQuantity.System != "http://unitsofmeasure.org" ||
+			o.ValueQuantity.Code != ucum || o.ValueQuantity.Value != value {
+			t.Errorf("%s: %+v, want device %s and %v %s", what, o, device, value, ucum)
+		}
+		return o
+	}
+	latest := search("device="+tagRef, 2)
+	temp := check("tag temperature", latest["temperature"], tagRef, "Cel", 23.5)
+	check("tag battery", latest["battery_voltage"], tagRef, "V", 3)
+	latest = search("device="+pumpRef+"&code=battery_percent", 1)
+	pumpBattery := check("pump battery", latest["battery_percent"], pumpRef, "%", 87)
+
+	// The stored history: the same readings, by date.
+	since := "&date=ge" + start.Format(time.RFC3339)
+	history := search("device="+tagRef+since+"&_count=100", 2)
+	if o := check("tag temperature history", history["temperature"], tagRef, "Cel", 23.5); o.ID != temp.ID {
+		t.Errorf("history id %s, latest id %s", o.ID, temp.ID)
+	}
+	history = search("device="+pumpRef+"&code=battery_percent"+since, 1)
+	check("pump battery history", history["battery_percent"], pumpRef, "%", 87)
+	if history = search("device="+tagRef+"&date=lt"+start.Format(time.RFC3339), 0); len(history) != 0 {
+		t.Errorf("readings before they were sent: %+v", history)
+	}
+	var one observation
+	get("/fhir/r4/Observation/"+pumpBattery.ID, &one)
+	if one.ID != pumpBattery.ID || one.Device.Reference != pumpRef {
+		t.Errorf("read %s: %+v", pumpBattery.ID, one)
+	}
+	var metrics struct {
+		Entry []struct {
+			Resource struct {
+				ID     string                     `json:"id"`
+				Source struct{ Reference string } `json:"source"`
+				Unit   struct {
+					Coding []struct{ System, Code string } `json:"coding"`
+				} `json:"unit"`
+				Calibration []struct{ State string } `json:"calibration"`
+			} `json:"resource"`
+		} `json:"entry"`
+	}
+	get("/fhir/r4/DeviceMetric?source="+tagRef+"&type=temperature", &metrics)
+	if len(metrics.Entry) != 1 || metrics.Entry[0].Resource.Source.Reference != tagRef ||
+		len(metrics.Entry[0].Resource.Unit.Coding) != 1 || metrics.Entry[0].Resource.Unit.Coding[0].Code != "Cel" ||
+		len(metrics.Entry[0].Resource.Calibration) != 1 || metrics.Entry[0].Resource.Calibration[0].State != "unspecified" {
+		t.Errorf("the tag's temperature DeviceMetric: %+v", metrics)
+	}
+}
+
+// pushTLM sends gateway f1-gw-01's Minew batches for an Eddystone-UID
+// advertisement and then an Eddystone-TLM one from the same tag
+// (eddystone:edd1ebeac04e5defa017:0bdb87539b67): 3.0 V, 23.5 °C.
+func pushTLM(t *testing.T, h *hospitalRun) {
+	t.Helper()
+	const (
+		flags = "020106"
+		uid   = flags + "0303AAFE" + "1716AAFE00E7" + "EDD1EBEAC04E5DEFA017" + "0BDB87539B67" + "0000"
+		tlm   = flags + "0303AAFE" + "1116AAFE2000" + "0BB8" + "1780" + "00001234" + "0001E240"
+	)
+	for _, raw := range []string{uid, tlm} {
+		body := `[{"type":"Gateway","mac":"AC233FC0A1B2"},{"type":"Unknown","mac":"C30000250F7B","rssi":-71,"rawData":"` + raw + `"}]`
+		req, _ := http.NewRequest(http.MethodPost, h.base+"/ingest/v1/gateways/f1-gw-01/sightings", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+h.hospital.Tokens()["f1-gw-01"])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("push: %d", resp.StatusCode)
+		}
 	}
 }
 
