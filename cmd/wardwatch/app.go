@@ -42,6 +42,7 @@ type app struct {
 	sensors   *sensorService
 	hub       *live.Hub
 	runner    *tracker.Runner
+	survey    *radioSurvey // fingerprint mode's survey; nil when off
 	history   *historyWriter
 	handler   http.Handler
 	mqtt      *mqtt.Subscriber  // nil when MQTT is off
@@ -80,6 +81,14 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 	}
 	a := &app{cfg: cfg, logger: logger, store: store, telemetry: telemetry, sqlTel: sqlTel, influx: influxStore,
 		now: func() time.Time { return time.Now().UTC() }}
+	if cfg.Tracker.SurveySightings != "" {
+		if a.survey, err = loadRadioSurvey(cfg.Tracker.SurveySightings, cfg.Tracker.SurveyTruth); err != nil {
+			return nil, err
+		}
+		if err := a.addFingerprints(&site); err != nil {
+			return nil, err
+		}
+	}
 	a.hub = live.NewHub(logger.With("component", "live"), reg, live.Options{})
 	// After a restart, show where every asset was last seen (as stale)
 	// until the engine places it again.
@@ -279,6 +288,11 @@ func (a *app) reloadSite(ctx context.Context) {
 		a.logger.Error("reload site after a configuration change", "err", err)
 		return
 	}
+	if err := a.addFingerprints(&site); err != nil {
+		// The floors or gateways the survey was recorded with are gone:
+		// ranging alone is better than no positions.
+		a.logger.Error("fingerprint mode off: the radio-map survey no longer matches the site", "err", err)
+	}
 	a.site.Store(&site)
 	a.readers.clear()
 	a.runner.SetSite(site)
@@ -292,6 +306,20 @@ func (a *app) reloadSite(ctx context.Context) {
 	a.health.Track(gatewayIDs(site.Gateways))
 	a.alertsChanged(ctx)
 	a.logger.Info("site reloaded", "floors", len(site.Floors), "zones", len(site.Zones), "gateways", len(site.Gateways), "tags", len(site.Tags))
+}
+
+// addFingerprints gives site the radio map of the configured survey, in
+// site's IDs; without a survey it does nothing.
+func (a *app) addFingerprints(site *tracker.Site) error {
+	if a.survey == nil {
+		return nil
+	}
+	m, err := a.survey.mapFor(*site)
+	if err != nil {
+		return err
+	}
+	site.Fingerprints = m
+	return nil
 }
 
 // setMACs sets the MAC policy of the collectors: a MAC-derived identity

@@ -91,6 +91,11 @@ type TrackerConfig struct {
 	MinDwell   time.Duration `yaml:"min_dwell"`
 	ZoneMargin float64       `yaml:"zone_margin"`
 	StaleAfter time.Duration `yaml:"stale_after"`
+	// SurveySightings and SurveyTruth, both set, turn on fingerprint mode:
+	// a radio-map survey (a reference tag carried along a known path) in
+	// the replay format, whose kNN fixes the engine blends with ranging.
+	SurveySightings string `yaml:"survey_sightings"`
+	SurveyTruth     string `yaml:"survey_truth"`
 }
 
 // IngestConfig limits gateway input.
@@ -440,6 +445,9 @@ func (c Config) validate() error {
 	}
 	if !(c.Tracker.ZoneMargin >= 0 && c.Tracker.ZoneMargin <= 5) { // also rejects NaN
 		bad("tracker.zone_margin %g: want 0 to 5 metres", c.Tracker.ZoneMargin)
+	}
+	if (c.Tracker.SurveySightings == "") != (c.Tracker.SurveyTruth == "") {
+		bad("tracker.survey_sightings and tracker.survey_truth: fingerprint mode needs both files")
 	}
 	if c.Tracker.StaleAfter < 10*time.Second {
 		bad("tracker.stale_after %s: want at least 10s", c.Tracker.StaleAfter)
