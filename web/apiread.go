@@ -156,6 +156,22 @@ func apiGetByID[T, J any](s *apiServer, what string, get func(context.Context, i
 	})
 }
 
+// findByID returns the thing list holds whose id (by idOf) is id, or
+// ENOTFOUND naming what. Lists here are a site's configuration: small.
+func findByID[T any](ctx context.Context, what string, list func(context.Context) ([]T, error), idOf func(T) int64, id int64) (T, error) {
+	var zero T
+	vs, err := list(ctx)
+	if err != nil {
+		return zero, fmt.Errorf("list %ss: %w", what, err)
+	}
+	for _, v := range vs {
+		if idOf(v) == id {
+			return v, nil
+		}
+	}
+	return zero, wardwatch.Errorf(wardwatch.ENOTFOUND, "There is no such %s.", what)
+}
+
 // apiListAll answers every thing list returns, as out renders it, in
 // order of id, paged; the list takes no filters.
 func apiListAll[T, J any](s *apiServer, what string, list func(context.Context) ([]T, error), out func(T) J, id func(J) int64) http.Handler {
@@ -648,16 +664,7 @@ func (s *apiServer) handleUnits() http.Handler {
 }
 
 func (s *apiServer) unit(ctx context.Context, id int64) (wardwatch.MonitoredUnit, error) {
-	us, err := s.cfg.Devices.Units(ctx)
-	if err != nil {
-		return wardwatch.MonitoredUnit{}, fmt.Errorf("list units: %w", err)
-	}
-	for _, u := range us {
-		if u.ID == id {
-			return u, nil
-		}
-	}
-	return wardwatch.MonitoredUnit{}, wardwatch.Errorf(wardwatch.ENOTFOUND, "There is no such monitored unit.")
+	return findByID(ctx, "monitored unit", s.cfg.Devices.Units, func(u wardwatch.MonitoredUnit) int64 { return u.ID }, id)
 }
 
 func (s *apiServer) handleUnit() http.Handler {

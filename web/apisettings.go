@@ -249,15 +249,7 @@ func (s *apiServer) handleContacts() http.Handler {
 
 // findContact returns the stored contact id; ENOTFOUND when none.
 func (s *apiServer) findContact(ctx context.Context, id int64) (alerts.Contact, error) {
-	cs, err := s.cfg.AlertSettings.Contacts(ctx)
-	if err != nil {
-		return alerts.Contact{}, fmt.Errorf("read contacts: %w", err)
-	}
-	i := slices.IndexFunc(cs, func(c alerts.Contact) bool { return c.ID == id })
-	if i < 0 {
-		return alerts.Contact{}, wardwatch.Errorf(wardwatch.ENOTFOUND, "There is no such contact.")
-	}
-	return cs[i], nil
+	return findByID(ctx, "contact", s.cfg.AlertSettings.Contacts, func(c alerts.Contact) int64 { return c.ID }, id)
 }
 
 // handleSaveContact adds a contact (POST) or replaces one (PUT: every

@@ -104,16 +104,8 @@ var zoneFields = []string{"floor_id", "name", "kind", "care_unit", "polygon"}
 
 // findZone returns the stored zone id.
 func (s *apiServer) findZone(ctx context.Context, id int64) (wardwatch.Zone, error) {
-	zs, err := s.cfg.Store.Zones(ctx, 0)
-	if err != nil {
-		return wardwatch.Zone{}, fmt.Errorf("list zones: %w", err)
-	}
-	for _, z := range zs {
-		if z.ID == id {
-			return z, nil
-		}
-	}
-	return wardwatch.Zone{}, wardwatch.Errorf(wardwatch.ENOTFOUND, "There is no such zone.")
+	all := func(ctx context.Context) ([]wardwatch.Zone, error) { return s.cfg.Store.Zones(ctx, 0) }
+	return findByID(ctx, "zone", all, func(z wardwatch.Zone) int64 { return z.ID }, id)
 }
 
 func (s *apiServer) handleSaveZone() http.Handler {
@@ -172,16 +164,7 @@ var gatewayFields = []string{"floor_id", "key", "name", "x", "y", "z", "rssi_at_
 var gatewayRenames = map[string]string{"anchor_zone_id": "anchor"}
 
 func (s *apiServer) findGateway(ctx context.Context, id int64) (wardwatch.Gateway, error) {
-	gs, err := s.cfg.Store.Gateways(ctx)
-	if err != nil {
-		return wardwatch.Gateway{}, fmt.Errorf("list gateways: %w", err)
-	}
-	for _, g := range gs {
-		if g.ID == id {
-			return g, nil
-		}
-	}
-	return wardwatch.Gateway{}, wardwatch.Errorf(wardwatch.ENOTFOUND, "There is no such gateway.")
+	return findByID(ctx, "gateway", s.cfg.Store.Gateways, func(g wardwatch.Gateway) int64 { return g.ID }, id)
 }
 
 // handleSaveGateway places a gateway (answering its push token once, as

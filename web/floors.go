@@ -520,34 +520,41 @@ func handleFloorPlan(logger *slog.Logger, store Store) http.Handler {
 			apiError(w, r, logger, errNoFloor)
 			return
 		}
-		plan, err := store.FloorPlan(r.Context(), id)
-		if wardwatch.ErrorCode(err) == wardwatch.ENOTFOUND {
-			apiError(w, r, logger, wardwatch.Errorf(wardwatch.ENOTFOUND, "This floor has no plan image."))
-			return
-		} else if err != nil {
-			apiError(w, r, logger, fmt.Errorf("plan of floor %d: %w", id, err))
-			return
+		if err := serveFloorPlan(w, r, store, id); err != nil {
+			apiError(w, r, logger, err)
 		}
-		mediaType, _, err := mime.ParseMediaType(plan.ContentType)
-		ext, allowed := planTypes[strings.ToLower(mediaType)]
-		if err != nil || !allowed {
-			apiError(w, r, logger, fmt.Errorf("plan of floor %d has unsupported content type %q", id, plan.ContentType))
-			return
-		}
-		sum := sha256.Sum256(plan.Data)
-		h := w.Header()
-		h.Set("Content-Type", strings.ToLower(mediaType))
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Cache-Control", "private, max-age=300")
-		h.Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
-		h.Set("Content-Disposition", fmt.Sprintf(`inline; filename="floor-%d-plan.%s"`, id, ext))
-		if ext == "svg" {
-			h.Set("Content-Security-Policy", "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'")
-		} else {
-			h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
-		}
-		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(plan.Data))
 	})
+}
+
+// serveFloorPlan answers floor id's plan image, for the page and the API:
+// no sniffing, and the image sandboxed (an SVG may carry scripts). It
+// returns the error to answer instead when there is none to serve.
+func serveFloorPlan(w http.ResponseWriter, r *http.Request, store Store, id int64) error {
+	plan, err := store.FloorPlan(r.Context(), id)
+	if wardwatch.ErrorCode(err) == wardwatch.ENOTFOUND {
+		return wardwatch.Errorf(wardwatch.ENOTFOUND, "This floor has no plan image.")
+	} else if err != nil {
+		return fmt.Errorf("plan of floor %d: %w", id, err)
+	}
+	mediaType, _, err := mime.ParseMediaType(plan.ContentType)
+	ext, allowed := planTypes[strings.ToLower(mediaType)]
+	if err != nil || !allowed {
+		return fmt.Errorf("plan of floor %d has unsupported content type %q", id, plan.ContentType)
+	}
+	sum := sha256.Sum256(plan.Data)
+	h := w.Header()
+	h.Set("Content-Type", strings.ToLower(mediaType))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "private, max-age=300")
+	h.Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
+	h.Set("Content-Disposition", fmt.Sprintf(`inline; filename="floor-%d-plan.%s"`, id, ext))
+	if ext == "svg" {
+		h.Set("Content-Security-Policy", "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'")
+	} else {
+		h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
+	}
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(plan.Data))
+	return nil
 }
 
 // handleFloorLive streams a floor's positions over a websocket. A plain

@@ -239,13 +239,10 @@ func (a *readerAdmin) handleSavePoll() http.Handler {
 			renderError(w, r, a.logger, err)
 			return
 		}
-		p := wardwatch.PollTarget{ID: formID(v, "id"), Name: v["name"], URL: v["url"], Source: v["source"], Key: v["source_key"],
-			Format: v["format"], AuthHeader: r.PostForm.Get("auth_header"), Enabled: v["enabled"] == "on"}
-		if p.Interval, err = formDuration(v, "interval", "The poll interval", 10*time.Second); err == nil {
-			p.Timeout, err = formDuration(v, "timeout", "The timeout", 5*time.Second)
-		}
+		p, clearAuth, err := pollFromForm(v)
+		p.ID, p.AuthHeader = formID(v, "id"), r.PostForm.Get("auth_header") // the secret as typed
 		if err == nil {
-			err = a.readers.SavePollTarget(ctx, &p, v["clear_auth"] == "on")
+			err = a.readers.SavePollTarget(ctx, &p, clearAuth)
 		}
 		if err != nil {
 			a.fail(w, r, err)
@@ -257,6 +254,18 @@ func (a *readerAdmin) handleSavePoll() http.Handler {
 		a.changed(ctx)
 		http.Redirect(w, r, "/admin/readers", http.StatusSeeOther)
 	})
+}
+
+// pollFromForm reads the poll form (the page's and the API's): the
+// interval defaults to 10 s and the timeout to 5 s; the store checks the
+// rest. clearAuth asks to remove the stored auth header.
+func pollFromForm(v map[string]string) (p wardwatch.PollTarget, clearAuth bool, err error) {
+	p = wardwatch.PollTarget{Name: v["name"], URL: v["url"], Source: v["source"], Key: v["source_key"],
+		Format: v["format"], AuthHeader: v["auth_header"], Enabled: v["enabled"] == "on"}
+	if p.Interval, err = formDuration(v, "interval", "The poll interval", 10*time.Second); err == nil {
+		p.Timeout, err = formDuration(v, "timeout", "The timeout", 5*time.Second)
+	}
+	return p, v["clear_auth"] == "on", err
 }
 
 func (a *readerAdmin) handleDeletePoll() http.Handler {

@@ -1514,40 +1514,17 @@ func (rc *records) handleMKT() http.Handler {
 			renderError(w, r, rc.logger, err)
 			return
 		}
-		prof := unitProfile(u)
-		if prof.MKTLimit <= 0 {
-			renderError(w, r, rc.logger, wardwatch.Errorf(wardwatch.ENOTFOUND, "This unit's profile has no mean kinetic temperature report."))
-			return
-		}
-		want := r.URL.Query().Get("sensor")
-		if len(want) > maxSensorID {
-			renderError(w, r, rc.logger, wardwatch.Errorf(wardwatch.EINVALID, "This unit has no such sensor."))
-			return
-		}
-		s, cands, err := rc.pickSensor(ctx, u.ID, wardwatch.MetricTemperature, want)
+		in, err := rc.mkt(ctx, u, r.URL.Query().Get("sensor"))
 		if err != nil {
 			renderError(w, r, rc.logger, err)
 			return
 		}
-		now := rc.now()
+		s, now := in.sensor, in.now
 		v := mktView{Unit: u, Label: profileLabels()[u.Profile], Room: rc.zoneName(ctx, u.ZoneID),
-			Limit: formatValue(wardwatch.MetricTemperature, prof.MKTLimit), Sensor: s, Sensors: cands, NoSensor: s.SensorID == "",
+			Limit: formatValue(wardwatch.MetricTemperature, in.limit), Sensor: s, Sensors: in.sensors, NoSensor: s.SensorID == "",
 			Generated: recTime(now, rc.loc), DeltaH: strconv.FormatFloat(alerts.DefaultActivationEnergy, 'f', 3, 64),
 			Bucket: durationText(mktBucket), TZ: rc.loc.String()}
-		if !v.NoSensor {
-			from := now.AddDate(-1, 0, 0).Add(-recordHold)
-			bs, err := rc.readings.ReadingSeries(ctx, wardwatch.SeriesQuery{SensorID: s.SensorID, Metric: s.Metric, From: from, To: now, Interval: mktBucket})
-			if err != nil {
-				renderError(w, r, rc.logger, fmt.Errorf("series of %s: %w", s.SensorID, err))
-				return
-			}
-			rs := make([]wardwatch.Reading, 0, len(bs))
-			for _, b := range bs {
-				if b.Count > 0 {
-					rs = append(rs, wardwatch.Reading{Time: b.Start, SensorID: s.SensorID, Metric: s.Metric, Value: b.Mean})
-				}
-			}
-			rep := alerts.NewMKTReport(rs, now, prof.MKTLimit, recordHold, alerts.DefaultActivationEnergy)
+		if rep := in.report; rep != nil {
 			v.Rows = []mktRow{
 				rc.mktRow("Rolling 30 days", rep.Rolling30, rep.Rolling30Over, rep.Rolling30Reason),
 				rc.mktRow("Past year", rep.Annual, rep.AnnualOver, rep.AnnualReason),
@@ -1557,6 +1534,50 @@ func (rc *records) handleMKT() http.Handler {
 		p.Nav = "records"
 		render(w, r, rc.logger, http.StatusOK, mktPage(p, v))
 	})
+}
+
+// mktInput is a unit's MKT report and what it was made from, for the
+// page and the API.
+type mktInput struct {
+	limit   float64 // the profile's MKT limit, °C
+	sensor  UnitSensor
+	sensors []UnitSensor      // the unit's temperature sensors
+	report  *alerts.MKTReport // nil when the unit has no temperature sensor
+	now     time.Time
+}
+
+// mkt computes unit u's 30-day and annual MKT from 15-minute means of the
+// sensor wanted ("" for the unit's main one) over the past year.
+func (rc *records) mkt(ctx context.Context, u wardwatch.MonitoredUnit, want string) (mktInput, error) {
+	prof := unitProfile(u)
+	if prof.MKTLimit <= 0 {
+		return mktInput{}, wardwatch.Errorf(wardwatch.ENOTFOUND, "This unit's profile has no mean kinetic temperature report.")
+	}
+	if len(want) > maxSensorID {
+		return mktInput{}, wardwatch.Errorf(wardwatch.EINVALID, "This unit has no such sensor.")
+	}
+	s, cands, err := rc.pickSensor(ctx, u.ID, wardwatch.MetricTemperature, want)
+	if err != nil {
+		return mktInput{}, err
+	}
+	in := mktInput{limit: prof.MKTLimit, sensor: s, sensors: cands, now: rc.now()}
+	if s.SensorID == "" {
+		return in, nil
+	}
+	from := in.now.AddDate(-1, 0, 0).Add(-recordHold)
+	bs, err := rc.readings.ReadingSeries(ctx, wardwatch.SeriesQuery{SensorID: s.SensorID, Metric: s.Metric, From: from, To: in.now, Interval: mktBucket})
+	if err != nil {
+		return mktInput{}, fmt.Errorf("series of %s: %w", s.SensorID, err)
+	}
+	rs := make([]wardwatch.Reading, 0, len(bs))
+	for _, b := range bs {
+		if b.Count > 0 {
+			rs = append(rs, wardwatch.Reading{Time: b.Start, SensorID: s.SensorID, Metric: s.Metric, Value: b.Mean})
+		}
+	}
+	rep := alerts.NewMKTReport(rs, in.now, prof.MKTLimit, recordHold, alerts.DefaultActivationEnergy)
+	in.report = &rep
+	return in, nil
 }
 
 func (rc *records) mktRow(name string, res alerts.MKTResult, over bool, reason string) mktRow {

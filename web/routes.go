@@ -223,6 +223,21 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 		mux.Handle("GET /api/v1/assets/{id}", maps(a.handleAsset()))
 		mux.Handle("GET /api/v1/pumps", maps(a.handlePumps()))
 		mux.Handle("GET /api/v1/stream", maps(a.handleStream()))
+		// Admin actions (apiadmin.go): plans, discovered tags, API tokens, system status, audit log.
+		mux.Handle("GET /api/v1/floors/{id}/plan", maps(a.handleFloorPlan()))
+		mux.Handle("GET /api/v1/discovered-tags", conf(a.handleDiscoveredTags()))
+		mux.Handle("POST /api/v1/discovered-tags/{tag}/assign", conf(a.handleAssignDiscoveredTag()))
+		mux.Handle("POST /api/v1/discovered-tags/{tag}/dismiss", conf(a.handleDismissDiscoveredTag()))
+		mux.Handle("GET /api/v1/api-tokens", conf(a.handleAPITokens()))
+		mux.Handle("POST /api/v1/api-tokens", conf(a.handleCreateAPIToken()))
+		mux.Handle("DELETE /api/v1/api-tokens/{id}", conf(a.handleRevokeAPIToken()))
+		mux.Handle("GET /api/v1/system", state(a.handleSystem()))
+		if cfg.Assets != nil {
+			mux.Handle("PUT /api/v1/assets/{id}/status", tok.require(permSetStatus)(a.handleSetAssetStatus()))
+		}
+		if cfg.Audit != nil {
+			mux.Handle("GET /api/v1/audit", conf(a.handleAuditLog()))
+		}
 		if cfg.Layout != nil {
 			mux.Handle("POST /api/v1/floors", conf(a.handleSaveFloor()))
 			mux.Handle("PUT /api/v1/floors/{id}", conf(a.handleSaveFloor()))
@@ -232,6 +247,10 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 			mux.Handle("POST /api/v1/gateways", conf(a.handleSaveGateway()))
 			mux.Handle("PUT /api/v1/gateways/{id}", conf(a.handleSaveGateway()))
 			mux.Handle("DELETE /api/v1/gateways/{id}", conf(a.handleDeleteGateway()))
+			// Admin actions (apiadmin.go): plan upload, scale, gateway push token.
+			mux.Handle("PUT /api/v1/floors/{id}/plan", conf(a.handleUploadPlan()))
+			mux.Handle("POST /api/v1/floors/{id}/scale", conf(a.handleScale()))
+			mux.Handle("POST /api/v1/gateways/{id}/token", conf(a.handleGatewayToken()))
 		}
 		if cfg.Admin != nil {
 			mux.Handle("POST /api/v1/assets", conf(a.handleSaveAsset()))
@@ -243,6 +262,8 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 			mux.Handle("GET /api/v1/users", conf(a.handleUsers()))
 			mux.Handle("POST /api/v1/users", conf(a.handleCreateUser()))
 			mux.Handle("PUT /api/v1/users/{id}", conf(a.handleUpdateUser()))
+			// Admin actions (apiadmin.go): CSV import.
+			mux.Handle("POST /api/v1/assets/import", conf(a.handleImportAssets()))
 		}
 		if cfg.History != nil {
 			mux.Handle("GET /api/v1/assets/{id}/trail", maps(a.handleTrail()))
@@ -264,6 +285,9 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 			mux.Handle("POST /api/v1/snmp-targets", conf(a.handleSaveSNMP()))
 			mux.Handle("PUT /api/v1/snmp-targets/{id}", conf(a.handleSaveSNMP()))
 			mux.Handle("DELETE /api/v1/snmp-targets/{id}", conf(a.handleDeleteSNMP()))
+			// Admin actions (apiadmin.go): test connection, storing nothing.
+			mux.Handle("POST /api/v1/modbus-devices/test", conf(a.handleTestModbus()))
+			mux.Handle("POST /api/v1/snmp-targets/test", conf(a.handleTestSNMP()))
 			if cfg.AlertSettings != nil {
 				mux.Handle("GET /api/v1/units/{id}/rules", state(a.handleRules()))
 				mux.Handle("PUT /api/v1/units/{id}/rules", conf(a.handleSaveRules()))
@@ -304,6 +328,43 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 			mux.Handle("GET /api/v1/windows", state(a.handleWindows()))
 			mux.Handle("POST /api/v1/windows", state(a.handleAddWindow()))
 			mux.Handle("DELETE /api/v1/windows/{id}", state(a.handleDeleteWindow()))
+		}
+		// Devices (apidevices.go): RFID readers and HTTP poll targets, as on /admin/readers.
+		if cfg.Readers != nil {
+			mux.Handle("GET /api/v1/rfid-readers", conf(a.handleReaders()))
+			mux.Handle("GET /api/v1/rfid-readers/{id}", conf(a.handleReader()))
+			mux.Handle("POST /api/v1/rfid-readers", conf(a.handleSaveReader()))
+			mux.Handle("PUT /api/v1/rfid-readers/{id}", conf(a.handleSaveReader()))
+			mux.Handle("DELETE /api/v1/rfid-readers/{id}", conf(a.handleDeleteReader()))
+			mux.Handle("POST /api/v1/rfid-readers/{id}/token", conf(a.handleReaderToken()))
+			mux.Handle("GET /api/v1/poll-targets", conf(a.handlePolls()))
+			mux.Handle("GET /api/v1/poll-targets/{id}", conf(a.handlePoll()))
+			mux.Handle("POST /api/v1/poll-targets", conf(a.handleSavePoll()))
+			mux.Handle("PUT /api/v1/poll-targets/{id}", conf(a.handleSavePoll()))
+			mux.Handle("DELETE /api/v1/poll-targets/{id}", conf(a.handleDeletePoll()))
+		}
+		// Devices (apidevices.go): wall displays, as on /admin/kiosks.
+		if cfg.Kiosks != nil {
+			mux.Handle("GET /api/v1/kiosks", conf(a.handleKiosks()))
+			mux.Handle("POST /api/v1/kiosks", conf(a.handleCreateKiosk()))
+			mux.Handle("DELETE /api/v1/kiosks/{id}", conf(a.handleDeleteKiosk()))
+		}
+		// Devices (apidevices.go): Modbus and SNMP profiles, as on /admin/profiles.
+		if cfg.Devices != nil {
+			mux.Handle("GET /api/v1/profiles", conf(a.handleProfiles()))
+			mux.Handle("GET /api/v1/profiles/{kind}/{name}", conf(a.handleProfile()))
+			mux.Handle("PUT /api/v1/profiles/{kind}/{name}", conf(a.handleSaveProfile()))
+			mux.Handle("DELETE /api/v1/profiles/{kind}/{name}", conf(a.handleDeleteProfile()))
+		}
+		// Records (apidevices.go): daily min/max log, sign-offs, MKT, as on /records/units/{id}.
+		if rc := newRecords(cfg, audit); cfg.Records != nil && rc.series() {
+			mux.Handle("GET /api/v1/units/{id}/daily", tok.require(permRecords)(a.handleDaily(rc)))
+			mux.Handle("POST /api/v1/units/{id}/daily-reviews", tok.require(permSignOff)(a.handleSignOff(rc)))
+			mux.Handle("GET /api/v1/units/{id}/mkt", tok.require(permRecords)(a.handleMKT(rc)))
+		}
+		// PAR stock (apidevices.go), as on /alerts/stock.
+		if cfg.Alerts != nil {
+			mux.Handle("GET /api/v1/stock", tok.require(permAlerts)(a.handleStock()))
 		}
 	}
 
