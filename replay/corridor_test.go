@@ -120,14 +120,22 @@ func logAccuracy(t *testing.T, name string, a Accuracy, rooms bool) {
 // how much TestCorridorAccuracy's single seed depends on luck. An hour per
 // seed is too slow for every run, so it runs only when asked:
 //
-//	WARDWATCH_ACCURACY_SEEDS=8 go test -run TestCorridorSeeds -v -timeout 30m ./replay/
+//	WARDWATCH_ACCURACY_SEEDS=8 go test -run TestCorridorSeeds -v -timeout 40m ./replay/
+//	WARDWATCH_ACCURACY_SEED=4 go test -run TestCorridorSeeds -v ./replay/     # one seed (or a list: 3,4,6)
+//
+// It reports and does not assert: not every seed meets the targets yet
+// (docs/ACCURACY.md).
 func TestCorridorSeeds(t *testing.T) {
-	n, _ := strconv.Atoi(os.Getenv("WARDWATCH_ACCURACY_SEEDS"))
-	if n <= 0 {
-		t.Skip("set WARDWATCH_ACCURACY_SEEDS=N to replay seeds 1..N")
+	seeds, err := accuracySeeds(os.Getenv("WARDWATCH_ACCURACY_SEEDS"), os.Getenv("WARDWATCH_ACCURACY_SEED"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seeds) == 0 {
+		t.Skip("set WARDWATCH_ACCURACY_SEEDS=N to replay seeds 1..N, or WARDWATCH_ACCURACY_SEED=4 (or 3,4,6) for chosen seeds")
 	}
 	static := func(tag string) bool { return strings.HasPrefix(tag, "static-") }
-	for seed := uint64(1); seed <= uint64(n); seed++ {
+	walker := func(tag string) bool { return strings.HasPrefix(tag, "walker-") }
+	for _, seed := range seeds {
 		ds := HospitalCorridor(Corridor{Seed: seed})
 		sum, err := Run(Options{Gateways: ds.Gateways, Sightings: ds.Sightings, Zones: ds.Zones, Truth: ds.Truth})
 		if err != nil {
@@ -143,7 +151,37 @@ func TestCorridorSeeds(t *testing.T) {
 		if sum.Overall.Median > 1 || sum.Overall.P90 > 2 || sum.Overall.RoomCorrect < 0.97 || worst.ZoneChanges > 1 {
 			verdict = "MISSES a target"
 		}
-		t.Logf("seed %d: median %.2f m  p90 %.2f m  room %.2f %%  worst stationary tag %d room changes/h (%s): %s",
-			seed, sum.Overall.Median, sum.Overall.P90, 100*sum.Overall.RoomCorrect, worst.ZoneChanges, worst.TagID, verdict)
+		t.Logf("seed %d: median %.2f m  p90 %.2f m  room %.2f %% (stationary %.2f %%, moving %.2f %%)  worst stationary tag %d room changes/h (%s): %s",
+			seed, sum.Overall.Median, sum.Overall.P90, 100*sum.Overall.RoomCorrect,
+			100*sum.Subset(static).RoomCorrect, 100*sum.Subset(walker).RoomCorrect, worst.ZoneChanges, worst.TagID, verdict)
 	}
+}
+
+// accuracySeeds is the seeds TestCorridorSeeds replays: 1..N for
+// WARDWATCH_ACCURACY_SEEDS=N, or the comma-separated list of
+// WARDWATCH_ACCURACY_SEED (which wins when both are set).
+func accuracySeeds(upTo, list string) ([]uint64, error) {
+	if list = strings.TrimSpace(list); list != "" {
+		var seeds []uint64
+		for _, f := range strings.Split(list, ",") {
+			s, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
+			if err != nil || s == 0 {
+				return nil, fmt.Errorf("WARDWATCH_ACCURACY_SEED: %q is not a seed (a positive integer)", f)
+			}
+			seeds = append(seeds, s)
+		}
+		return seeds, nil
+	}
+	if upTo = strings.TrimSpace(upTo); upTo == "" {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(upTo)
+	if err != nil || n < 0 {
+		return nil, fmt.Errorf("WARDWATCH_ACCURACY_SEEDS: %q is not a count of seeds", upTo)
+	}
+	seeds := make([]uint64, n)
+	for i := range seeds {
+		seeds[i] = uint64(i + 1)
+	}
+	return seeds, nil
 }

@@ -353,6 +353,8 @@ type tagState struct {
 
 	offset float64 // dB: the smoothed common offset of the tag's readings (Config.OffsetSigma)
 
+	motion motion // parked or moving, from the links' RSSI (motion.go)
+
 	// Temporal filter, on floorID.
 	kfOn         bool
 	kf           imm
@@ -736,6 +738,7 @@ func (e *Engine) locate(ts *tagState, nowNs int64) (p wardwatch.Position, anchor
 	if e.fp != nil {
 		e.fingerprintRSSI(long)
 	}
+	parked := ts.motion.set && !ts.motion.moving // so far
 	prevFloor, hadFloor := ts.floorID, ts.hasFloor
 	floorID, ok := e.chooseFloor(ts, long, ts.base+int64(newestAll))
 	if !ok {
@@ -762,7 +765,13 @@ func (e *Engine) locate(ts *tagState, nowNs int64) (p wardwatch.Position, anchor
 	sameTrack := ts.kfOn && hadFloor && prevFloor == floorID && ts.kf.valid() &&
 		base+tLong-kf.t < float64(maxGap.Milliseconds())
 	in := solveInput{fixes: long, bounds: bounds}
-	if sameTrack {
+	switch {
+	case sameTrack && parked:
+		// A parked tag's solve starts from its still model, which a run of
+		// bad fixes barely moves: starting from the combined estimate let
+		// a drifted estimate pull the next solve after it.
+		in.prior, in.hasPrior = ts.kf.models[modelStill].position(), true
+	case sameTrack:
 		dt := max(base+tLong-kf.t, 0) / 1000
 		in.prior = wardwatch.Point{X: kf.x[0] + kf.x[2]*dt, Y: kf.x[1] + kf.x[3]*dt}
 		in.hasPrior = true
@@ -779,13 +788,23 @@ func (e *Engine) locate(ts *tagState, nowNs int64) (p wardwatch.Position, anchor
 	offFloor := e.clampFix(&fx, fl)
 	still := e.measure(fx, base+tLong, ts.kf.models[modelStill].t, e.cfg.Window, sameTrack)
 	walk := still
+	displaced := false
 	if len(short) > 0 {
 		in.fixes = short
 		fs := solve(in)
 		e.clampFix(&fs, fl)
 		walk = e.measure(fs, base+tShort, ts.kf.models[modelWalking].t, e.cfg.MotionWindow, sameTrack)
+		if sameTrack {
+			// Is the short-window fix away from where the still model
+			// holds the tag, beyond their joint uncertainty?
+			st := &ts.kf.models[modelStill]
+			r := fs.cov.add(cov2{xx: minFixSigma * minFixSigma, yy: minFixSigma * minFixSigma}).add(st.posCov())
+			displaced = mahalanobis2(fs.at.X-st.x[0], fs.at.Y-st.x[1], r) > motionGate
+		}
 	}
+	parked = !e.detectMotion(ts, nowMs, displaced)
 
+	ts.kf.parked = parked
 	if sameTrack {
 		e.filter(ts, still, walk)
 	} else {
@@ -885,6 +904,14 @@ func (e *Engine) filter(ts *tagState, still, walk measurement) {
 			}
 			if walk.t-ts.outlierSince >= float64(e.cfg.Reacquire.Milliseconds()) {
 				e.stats.Reacquired++
+				if f.parked {
+					// The motion detector, which reads the links
+					// themselves, says the tag has not moved: only the
+					// walking model follows the new fixes.
+					f.models[modelWalking].reset(walk.t, walk.z, walk.r)
+					ts.outlierSet = false
+					return
+				}
 				f.reset(still, walk)
 				ts.outlierSet = false
 				return

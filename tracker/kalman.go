@@ -165,6 +165,13 @@ func (k *kalman) valid() bool {
 type imm struct {
 	models [2]kalman
 	mu     [2]float64 // probability of each model
+
+	// parked, set when the motion detector (motion.go) says the tag is
+	// parked, keeps the walking model out of the still model's mixing: a
+	// parked tag's still model then averages its own fixes only, and a
+	// burst that makes the walking model look likely for a few seconds
+	// no longer drags it metres off the spot.
+	parked bool
 }
 
 // Models of the imm.
@@ -286,7 +293,7 @@ func (f *imm) step(still, walk measurement, q, gate float64) {
 	var mixed [2]kalman
 	for j := range 2 {
 		mixed[j].t = f.models[j].t
-		if !(c[j] > 0) {
+		if !(c[j] > 0) || (j == modelStill && f.parked) {
 			mixed[j] = f.models[j]
 			continue
 		}

@@ -30,13 +30,15 @@ const (
 
 // link is what the engine keeps about one (tag, gateway) pair: a ring of
 // the most recent RSSI samples in arrival order, in compact fixed-point
-// form (112 bytes).
+// form, and its level at the tag's parked spot (112 bytes).
 type link struct {
 	gateway int64
 	n       uint8           // samples held, ≤ ringSize
 	next    uint8           // slot the next sample goes to
+	refSet  bool            // ref holds the link's level at the tag's parked spot (motion.go)
 	times   [ringSize]int32 // ms relative to the tag's base
 	rssi    [ringSize]int16 // centi-dBm
+	ref     float32         // dBm: the link's robust level while the tag is parked (motion.go)
 }
 
 // add stores a sample taken at rel (ms relative to the tag's base),
@@ -97,12 +99,18 @@ const minSpread = 1.0
 // precision of a mean. k ≤ 0 turns rejection off (the plain median, no
 // mean). ok is false when the window holds no sample.
 func (l *link) estimate(cutoff int32, k float64) (est linkEstimate, ok bool) {
+	return l.estimateBetween(cutoff, math.MaxInt32, k)
+}
+
+// estimateBetween is estimate over the samples newer than from and no
+// newer than to (ms relative to the tag's base).
+func (l *link) estimateBetween(from, to int32, k float64) (est linkEstimate, ok bool) {
 	var vals [ringSize]float64
 	var times [ringSize]int32
 	m := 0
 	newest := int32(math.MinInt32)
 	for i := range l.n {
-		if t := l.times[i]; t > cutoff {
+		if t := l.times[i]; t > from && t <= to {
 			vals[m] = float64(l.rssi[i]) / rssiScale
 			times[m] = t
 			m++

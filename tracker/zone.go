@@ -204,13 +204,27 @@ func (e *Engine) decideZone(ts *tagState, pos *wardwatch.Position, anchor int64)
 	}
 
 	// Whether the tag has settled is judged on the filter's still model,
-	// which a burst of bad fixes barely moves: the published position can
-	// jump metres for a few seconds without the tag having moved.
+	// which a burst of bad fixes barely moves (while the motion detector
+	// finds the tag parked it is not even blended with the walking model:
+	// imm.parked): the published position can jump metres for a few
+	// seconds without the tag having moved.
 	sp := pos.At
 	if ts.kfOn {
 		sp = ts.kf.models[modelStill].position()
 	}
 	settled := e.settled(ts, sp, pos.State == wardwatch.StateMoving, t)
+	if m := &ts.motion; m.set && !m.moving && (m.since == 0 || t/int64(time.Millisecond)-m.since >= settleTime.Milliseconds()) {
+		// The motion detector (motion.go), which reads the links rather
+		// than a position, has found the tag parked for settleTime (or
+		// since it was first heard): it is settled whatever its position
+		// does. Either judge suffices: the detector does not see a tag
+		// carried off slowly, nor the position judge a parked tag whose
+		// fix a burst has thrown across a wall; a tag it wrongly finds
+		// moving (a sustained burst) stays settled by its position, and a
+		// walker that just stopped gets the short dwell for settleTime, as
+		// it may still be near a door.
+		settled = true
+	}
 
 	cur := e.zones.byID[ts.zoneID]
 	obs := anchor

@@ -1,0 +1,176 @@
+package tracker
+
+import (
+	"math"
+	"time"
+)
+
+// The motion detector decides whether a tag is parked or moving from its
+// links' RSSI, not from the filter's smoothed position: the position of a
+// tag far from the gateways wanders metres on a few strong or faded
+// readings (the geometry turns a few dB into metres along the direction
+// it constrains least), and the filter's still model, which the old
+// parked/moving decision watched, was itself dragged by the blend with the
+// walking model during bursts. Link by link, a parked tag's RSSI stays
+// within the noise of one level whatever the geometry does.
+//
+// A parked tag: each link keeps a reference level (link.ref), a slow
+// average of its short-window estimates at the parked spot (steps clipped
+// to two deviations, so a burst does not move it). Each fix compares every
+// link's robust estimate over MotionWindow with its reference; the sum of
+// the squared differences in units of their standard deviations is χ² with
+// one degree of freedom per link while the tag stays put (capped per link,
+// so that one link hit by a burst or a body cannot decide alone; scaled by
+// the tag's own learnt noise level, so that a noisier channel than
+// RSSINoise keeps the same false-alarm rate). Its standardised excess feeds
+// a CUSUM in seconds (motionDrift, motionStart): a single noisy window
+// adds little, a sustained change of level adds up within a second or two.
+// The tag starts moving only when, as well, its short-window fix lies
+// beyond motionGate of where the still model holds it: a change of level
+// that moves no fix (several far links drifting together) is not a walk,
+// and a fix thrown across the room by a burst on one link is not either.
+//
+// A moving tag: the same test compares each link's last MotionWindow with
+// the MotionWindow before it (a trend test over two windows, which needs
+// no reference); once it has stayed within the noise (below motionStop)
+// for motionStopQuiet in a row, the tag is parked again and every link's reference
+// restarts from its estimate over the full Window.
+const (
+	motionRefTau    = 60 * time.Second // time constant of a parked link's reference
+	motionCap       = 9.0              // cap on one link's squared deviation, in variances
+	motionDrift     = 1.0              // standardised χ² excess a parked tag's evidence of motion must beat…
+	motionStart     = 3.0              // …by this much, summed over seconds (a CUSUM), for the tag to start moving
+	motionGate      = 9.21             // squared Mahalanobis distance of a short-window fix from the still model that counts as displaced (χ², 2 degrees of freedom, 99 %)
+	motionStop      = 1.0              // standardised χ² excess below which a moving tag's trend is quiet
+	motionStopQuiet = 5 * time.Second  // a moving tag whose trend stays below motionStop this long is parked
+	motionScaleTau  = 2 * time.Minute  // time constant of a parked tag's noise scale
+	motionRefShare  = 1.0 / 16         // variance of a reference, as a share of one sample's
+)
+
+// motion is a tag's motion detector state.
+type motion struct {
+	set        bool    // the references have been initialised
+	moving     bool    // the verdict
+	cusum      float32 // evidence of motion of a parked tag, standardised excess × seconds
+	scale      float32 // mean squared deviation of a parked tag's links, in the noise model's variances (0: 1)
+	last       int64   // unix ms of the previous run
+	quietSince int64   // unix ms since which the trend has been quiet (moving); 0: not quiet
+	since      int64   // unix ms of the latest stop (0: parked since first heard)
+}
+
+// detectMotion runs ts's motion detector at nowMs (unix ms), displaced
+// telling whether the tag's short-window fix lies beyond motionGate of its
+// still model, and returns whether the tag is moving.
+func (e *Engine) detectMotion(ts *tagState, nowMs int64, displaced bool) bool {
+	m := &ts.motion
+	short := e.cfg.MotionWindow.Milliseconds()
+	shortCut := ts.rel(nowMs - short)
+	longCut := ts.rel(nowMs - e.cfg.Window.Milliseconds())
+	sigma := e.cfg.RSSINoise
+	v1 := sigma * sigma
+	k := e.cfg.OutlierK
+
+	if !m.set {
+		e.resetReferences(ts, longCut)
+		*m = motion{set: true, last: nowMs}
+		return false
+	}
+	dt := float64(max(nowMs-m.last, 0))
+	m.last = nowMs
+	alpha := min(dt/float64(motionRefTau.Milliseconds()), 1)
+
+	scale := float64(m.scale)
+	if scale == 0 {
+		scale = 1
+	}
+	var sum, raw float64
+	n := 0
+	add := func(z2 float64) {
+		raw += min(z2, 4)
+		sum += min(z2/scale, motionCap)
+		n++
+	}
+	for i := range ts.links {
+		l := &ts.links[i]
+		g, ok := e.gateways[l.gateway]
+		if !ok {
+			continue
+		}
+		es, ok := l.estimate(shortCut, k)
+		if !ok {
+			continue
+		}
+		// Links that hover near the gateway's sensitivity are heard only
+		// when strong: their level says little, in either window.
+		weak := func(rssi float64) bool {
+			floor, ok := e.sensitivity(g)
+			return ok && rssi < floor+sigma
+		}
+		if !m.moving {
+			if !l.refSet {
+				if el, ok := l.estimate(longCut, k); ok {
+					l.ref, l.refSet = float32(el.rssi), true
+				}
+				continue
+			}
+			ref := float64(l.ref)
+			if weak(ref) || weak(es.rssi) {
+				continue
+			}
+			d := es.rssi - ref
+			sd2 := v1/float64(es.n) + v1*motionRefShare
+			add(d * d / sd2)
+			// Follow slow changes (a door closed, a gateway's drift) but
+			// not a burst: the step is clipped to two deviations.
+			lim := 2 * math.Sqrt(sd2)
+			l.ref += float32(alpha * min(max(d, -lim), lim))
+			continue
+		}
+		ep, ok := l.estimateBetween(ts.rel(nowMs-2*short), shortCut, k)
+		if !ok || weak(es.rssi) || weak(ep.rssi) {
+			continue
+		}
+		d := es.rssi - ep.rssi
+		add(d * d / (v1/float64(es.n) + v1/float64(ep.n)))
+	}
+	// The channel may be noisier than RSSINoise says (bursts, bodies,
+	// orientation): a parked tag learns by how much from its own links,
+	// so that its test keeps its false-alarm rate.
+	excess := 0.0
+	if n > 0 {
+		excess = (sum - float64(n)) / math.Sqrt(2*float64(n))
+		if !m.moving {
+			a := min(dt/float64(motionScaleTau.Milliseconds()), 1)
+			scale += a * (raw/float64(n) - scale)
+			m.scale = float32(min(max(scale, 0.7), 3))
+		}
+	}
+	if !m.moving {
+		m.cusum = float32(max(0, float64(m.cusum)+(excess-motionDrift)*dt/1000))
+		if float64(m.cusum) > motionStart && displaced {
+			m.moving, m.cusum, m.quietSince = true, 0, 0
+		}
+		return m.moving
+	}
+	switch {
+	case excess >= motionStop:
+		m.quietSince = 0
+	case m.quietSince == 0:
+		m.quietSince = nowMs
+	case nowMs-m.quietSince >= motionStopQuiet.Milliseconds():
+		m.moving = false
+		m.since = nowMs
+		e.resetReferences(ts, longCut)
+	}
+	return m.moving
+}
+
+// resetReferences sets every link's reference to its estimate over the
+// samples newer than cutoff (links with none get theirs when next heard).
+func (e *Engine) resetReferences(ts *tagState, cutoff int32) {
+	for i := range ts.links {
+		l := &ts.links[i]
+		el, ok := l.estimate(cutoff, e.cfg.OutlierK)
+		l.ref, l.refSet = float32(el.rssi), ok
+	}
+}
