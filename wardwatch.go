@@ -220,6 +220,12 @@ type Asset struct {
 	AssetTag string      // the hospital's asset (inventory) number
 	Serial   string      // the manufacturer's serial number; pumps link by it
 	PMDue    time.Time   // next preventive maintenance; zero: not scheduled
+
+	// UDI is the Unique Device Identifier as printed on the label (its
+	// human-readable form, see ParseUDI); "" when not known.
+	UDI          string
+	Manufacturer string // the make, "" when not known; see CheckManufacturer
+	Model        string // the model as the manufacturer names it; see CheckModel
 }
 
 // Tag is a radio tag fixed to an asset. Its ID is the tag's stable identity,

@@ -38,6 +38,12 @@ const (
 	// parameters WardWatch adds to R4's (Observation-location).
 	LocalSearchParameterBase = "https://wardwatch.example/fhir/SearchParameter/"
 
+	// UDI issuing agencies' naming systems (R4 device.html, "UDI"): the
+	// UDICarrier.issuer and the system of a UDI-DI identifier.
+	SystemUDIGS1    = "http://hl7.org/fhir/NamingSystem/gs1-di"
+	SystemUDIHIBCC  = "http://hl7.org/fhir/NamingSystem/hibcc-dI"
+	SystemUDIICCBBA = "http://hl7.org/fhir/NamingSystem/iccbba-other-di"
+
 	SystemUCUM               = "http://unitsofmeasure.org"
 	SystemLOINC              = "http://loinc.org"
 	SystemLocationPhysical   = "http://terminology.hl7.org/CodeSystem/location-physical-type"
@@ -46,6 +52,19 @@ const (
 	loincRoomTemperature     = "60832-3"
 	loincRoomTemperatureText = "Room temperature"
 )
+
+// udiIssuerSystem is the naming system of a UDI issuing agency.
+func udiIssuerSystem(i wardwatch.UDIIssuer) string {
+	switch i {
+	case wardwatch.UDIIssuerGS1:
+		return SystemUDIGS1
+	case wardwatch.UDIIssuerHIBCC:
+		return SystemUDIHIBCC
+	case wardwatch.UDIIssuerICCBBA:
+		return SystemUDIICCBBA
+	}
+	return ""
+}
 
 // metricInfo is how a metric is coded in FHIR.
 type metricInfo struct {

@@ -2,7 +2,12 @@
 // in JSON, mapped per domain-requirements §6 ("Interoperability"):
 //
 //   - Device: tracked assets ("asset-12"; identifiers: asset tag with a
-//     system URI, serial number; Device.location = the current room),
+//     system URI, serial number, and the UDI device identifier with its
+//     issuing agency's naming system as the system; udiCarrier with the DI,
+//     issuer, human-readable form and entryType "manual" (jurisdiction left
+//     out: WardWatch does not know it); manufacturer; modelNumber and a
+//     model-name deviceName from the asset, the model an infusion pump
+//     reports winning for modelNumber; Device.location = the current room),
 //     infusion pumps that match no asset ("pump-<serial>"), monitored units
 //     ("unit-3"), Modbus devices ("modbus-1") and their channels
 //     ("channel-1.cabinet", parent = the Modbus device);
@@ -16,6 +21,10 @@
 //     local metric code system (LOINC 60832-3 only for a room's own air
 //     temperature), category "environment";
 //   - Flag: units under "DO NOT USE" quarantine after an excursion;
+//   - Device search by identifier ("<issuer>|<UDI-DI>" finds an asset by
+//     its UDI), udi-di, udi-carrier, manufacturer and model (R4's string
+//     parameters: starts with, case-insensitive), type, location, status,
+//     parent;
 //   - CapabilityStatement at metadata; searchset Bundles with paging;
 //     OperationOutcome for every error.
 //

@@ -77,8 +77,9 @@ var t0 = time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
 
 // fixture is a small ward: one floor, four zones, two monitored units
 // (a vaccine fridge and an isolation room) with their Modbus devices,
-// three assets (a pump seen in a room, a wheelchair in repair seen long
-// ago, a bed whose tag is missing), one pump matching no asset, and two
+// three assets (a pump with a GS1 UDI seen in a room, a wheelchair with an
+// HIBCC UDI in repair seen long ago, a bed without a UDI whose tag is
+// missing), one pump matching no asset, and two
 // quarantines. Tags report their own readings: the pump's tag its
 // temperature and battery voltage, the wheelchair's its battery; the
 // bed's sensor tag reported before start-up only (history, no latest);
@@ -110,8 +111,10 @@ func fixture() *memSource {
 		},
 		assets: []wardwatch.Asset{
 			{ID: 12, Name: "Pump 0412", Kind: wardwatch.AssetInfusionPump, AssetTag: "A0412", Serial: "SN-0412",
-				PMDue: t0.AddDate(0, 2, 0)},
-			{ID: 13, Name: "Wheelchair 7", Kind: wardwatch.AssetWheelchair, Status: wardwatch.StatusInRepair, AssetTag: "W7"},
+				PMDue: t0.AddDate(0, 2, 0), UDI: "(01)00614141200108(11)230110(21)SN-0412",
+				Manufacturer: "Harbourline Medical", Model: "Volumetric LVP-200"},
+			{ID: 13, Name: "Wheelchair 7", Kind: wardwatch.AssetWheelchair, Status: wardwatch.StatusInRepair, AssetTag: "W7",
+				UDI: "+A123BJC5D6E71/$$52001510X3C", Manufacturer: "Alder Mobility", Model: "Transit 18"},
 			{ID: 14, Name: "Bed 3", Kind: wardwatch.AssetBed, AssetTag: "B3"},
 		},
 		positions: []wardwatch.Position{

@@ -584,6 +584,14 @@ func matchDevice(d Device, p Param, v Value) bool {
 		return !v.HasSystem && v.Code == d.ID
 	case "identifier":
 		return matchIdentifier(v, d.Identifier)
+	case "udi-di":
+		return slices.ContainsFunc(d.UDICarrier, func(c UDICarrier) bool { return hasPrefixFold(c.DeviceIdentifier, v.Text) })
+	case "udi-carrier":
+		return slices.ContainsFunc(d.UDICarrier, func(c UDICarrier) bool { return hasPrefixFold(c.CarrierHRF, v.Text) })
+	case "manufacturer":
+		return hasPrefixFold(d.Manufacturer, v.Text)
+	case "model":
+		return hasPrefixFold(d.ModelNumber, v.Text)
 	case "type":
 		return d.Type != nil && matchToken(v, d.Type.Coding)
 	case "location":
@@ -595,6 +603,9 @@ func matchDevice(d Device, p Param, v Value) bool {
 	}
 	return false
 }
+
+// hasPrefixFold is R4 string search: s starts with the lower-cased text.
+func hasPrefixFold(s, lower string) bool { return strings.HasPrefix(strings.ToLower(s), lower) }
 
 func matchDeviceMetric(m DeviceMetric, p Param, v Value) bool {
 	switch p.Name {

@@ -187,6 +187,21 @@ func TestSearch(t *testing.T) {
 		{"/Device?identifier=|SN-0412", 200, []string{"asset-12"}},
 		{"/Device?identifier=SN/9999 x", 200, []string{"pump-SN-2F9999-20x"}},
 		{"/Device?identifier=W7,B3", 200, []string{"asset-13", "asset-14"}},
+		// By UDI device identifier, the issuing agency as the system.
+		{"/Device?identifier=" + url.QueryEscape(SystemUDIGS1+"|00614141200108"), 200, []string{"asset-12"}},
+		{"/Device?identifier=" + url.QueryEscape(SystemUDIHIBCC+"|A123BJC5D6E71"), 200, []string{"asset-13"}},
+		{"/Device?identifier=" + url.QueryEscape(SystemUDIHIBCC+"|00614141200108"), 200, nil},
+		{"/Device?identifier=00614141200108", 200, []string{"asset-12"}},
+		{"/Device?identifier=" + url.QueryEscape(SystemUDIGS1+"|"), 200, []string{"asset-12"}},
+		{"/Device?udi-di=006141412", 200, []string{"asset-12"}},
+		{"/Device?udi-di=a123bjc5d6e71", 200, []string{"asset-13"}},
+		{"/Device?udi-carrier=" + url.QueryEscape("(01)00614141200108(11)"), 200, []string{"asset-12"}},
+		{"/Device?udi-carrier=" + url.QueryEscape("+A123BJC5D6E71/$$"), 200, []string{"asset-13"}},
+		{"/Device?manufacturer=harbour", 200, []string{"asset-12"}},
+		{"/Device?model=alaris,transit", 200, []string{"asset-12", "asset-13"}},
+		{"/Device?model=Volumetric", 200, nil}, // the pump reports its model as Alaris 8100
+		{"/Device?model=sap", 200, []string{"pump-SN-2F9999-20x"}},
+		{"/Device?udi-di:exact=x", 400, nil},
 		{"/Device?type=infusion_pump", 200, []string{"asset-12", "pump-SN-2F9999-20x"}},
 		{"/Device?type=" + url.QueryEscape(SystemDeviceKind+"|vaccine_fridge"), 200, []string{"unit-3"}},
 		{"/Device?type=http://snomed.info/sct|", 200, nil},
@@ -451,15 +466,21 @@ func TestDeviceMapping(t *testing.T) {
 		not  []string
 	}{
 		{"/Device/asset-12", []string{
-			`"identifier":[{"use":"official","system":"` + DefaultAssetTagSystem + `","value":"A0412"},{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"SNO","display":"Serial Number"}]},"value":"SN-0412"}]`,
-			`"serialNumber":"SN-0412"`, `"modelNumber":"Alaris 8100"`, `"status":"active"`,
+			`"identifier":[{"use":"official","system":"` + DefaultAssetTagSystem + `","value":"A0412"},{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"SNO","display":"Serial Number"}]},"value":"SN-0412"},` +
+				`{"type":{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/v2-0203","code":"UDI","display":"Universal Device Identifier"}]},"system":"http://hl7.org/fhir/NamingSystem/gs1-di","value":"00614141200108"}]`,
+			`"udiCarrier":[{"deviceIdentifier":"00614141200108","issuer":"http://hl7.org/fhir/NamingSystem/gs1-di","carrierHRF":"(01)00614141200108(11)230110(21)SN-0412","entryType":"manual"}]`,
+			`"manufacturer":"Harbourline Medical"`, `{"name":"Volumetric LVP-200","type":"model-name"}`,
+			`"serialNumber":"SN-0412"`, `"modelNumber":"Alaris 8100"`, `"status":"active"`, // the pump's own model wins
 			`"location":{"reference":"Location/zone-40","display":"4B-12"}`,
 			`{"type":{"coding":[{"system":"` + SystemDeviceVersionType + `","code":"firmware","display":"Firmware"}]},"value":"12.1.2"}`,
 			`"value":"ICU v42"`, `"code":"infusion_pump"`, `Preventive maintenance due 2026-05-10T12:00:00.000Z`,
 		}, nil},
 		{"/Device/asset-13", []string{`"status":"inactive"`, `"Status: In repair"`,
+			`"udiCarrier":[{"deviceIdentifier":"A123BJC5D6E71","issuer":"http://hl7.org/fhir/NamingSystem/hibcc-dI","carrierHRF":"+A123BJC5D6E71/$$52001510X3C","entryType":"manual"}]`,
+			`"system":"http://hl7.org/fhir/NamingSystem/hibcc-dI","value":"A123BJC5D6E71"`,
+			`"manufacturer":"Alder Mobility"`, `"modelNumber":"Transit 18"`,
 			`"location":{"reference":"Location/floor-1","display":"Ward 4 — Level 2 (last seen 2026-03-10T11:40:00.000Z)"}`}, nil},
-		{"/Device/asset-14", []string{`"code":"bed"`}, []string{`"location"`}},
+		{"/Device/asset-14", []string{`"code":"bed"`}, []string{`"location"`, "udiCarrier", "UDI", "manufacturer", "modelNumber", "model-name", "jurisdiction"}},
 		{"/Device/pump-SN-2F9999-20x", []string{`"serialNumber":"SN/9999 x"`, `"modelNumber":"Sapphire"`}, []string{`"location"`}},
 		{"/Device/channel-1.coil", []string{`"parent":{"reference":"Device/modbus-1","display":"fridge-1"}`,
 			`"location":{"reference":"Location/zone-42","display":"Pharmacy"}`, `"name":"fridge-1/coil"`}, nil},

@@ -186,6 +186,26 @@ func serialIdentifier(serial string) Identifier {
 		Display: "Serial Number"}}}, Value: serial}
 }
 
+// assetUDI maps an asset's UDI: the udiCarrier (entered by hand, as the
+// admin typed or imported it) and the UDI-DI as an identifier whose system
+// is the issuing agency's, so that Device?identifier=<issuer>|<DI> finds
+// it. ok is false when the asset has no UDI, or one that no longer parses
+// (the store checks it on the way in): a wrong identifier is worse than
+// none.
+func assetUDI(a *wardwatch.Asset) (c UDICarrier, id Identifier, ok bool) {
+	if a.UDI == "" {
+		return UDICarrier{}, Identifier{}, false
+	}
+	u, err := wardwatch.ParseUDI(a.UDI)
+	sys := udiIssuerSystem(u.Issuer)
+	if err != nil || sys == "" {
+		return UDICarrier{}, Identifier{}, false
+	}
+	return UDICarrier{DeviceIdentifier: u.DI, Issuer: sys, CarrierHRF: u.HRF, EntryType: "manual"},
+		Identifier{Type: &CodeableConcept{Coding: []Coding{{System: SystemIdentifierType, Code: "UDI",
+			Display: "Universal Device Identifier"}}}, System: sys, Value: u.DI}, true
+}
+
 // inventory is everything a Device, DeviceMetric, Observation or Flag is
 // built from.
 type inventory struct {
@@ -568,8 +588,9 @@ func (inv *inventory) unitLocation(u *wardwatch.MonitoredUnit) *Reference {
 	return inv.site.zoneRef(u.ZoneID)
 }
 
-// devices maps every device WardWatch knows: assets (with their pump's
-// model and versions when a pump reports the asset's serial), pumps that
+// devices maps every device WardWatch knows: assets (with their UDI,
+// manufacturer and model, and their pump's model and versions when a pump
+// reports the asset's serial), pumps that
 // match no asset, monitored units, Modbus devices and their channels.
 func (inv *inventory) devices() []Device {
 	var out []Device
@@ -590,8 +611,16 @@ func (inv *inventory) devices() []Device {
 			d.Identifier = append(d.Identifier, serialIdentifier(a.Serial))
 			d.SerialNumber = a.Serial
 		}
+		if c, id, ok := assetUDI(&a); ok {
+			d.UDICarrier = []UDICarrier{c}
+			d.Identifier = append(d.Identifier, id)
+		}
+		d.Manufacturer, d.ModelNumber = a.Manufacturer, a.Model
 		if a.Name != "" {
 			d.DeviceName = []DeviceName{{Name: a.Name, Type: "user-friendly-name"}}
+		}
+		if a.Model != "" {
+			d.DeviceName = append(d.DeviceName, DeviceName{Name: a.Model, Type: "model-name"})
 		}
 		status := a.Status
 		if status == "" {
@@ -609,7 +638,9 @@ func (inv *inventory) devices() []Device {
 		}
 		if p, ok := pumpBySerial[a.Serial]; ok && a.Serial != "" {
 			matched[a.Serial] = true
-			d.ModelNumber = p.Model
+			if p.Model != "" {
+				d.ModelNumber = p.Model // what the pump says it is wins over what was typed
+			}
 			d.Version = pumpVersions(p)
 		}
 		out = append(out, d)

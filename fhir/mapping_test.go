@@ -247,3 +247,42 @@ func FuzzParseObservationRID(f *testing.F) {
 		}
 	})
 }
+
+// TestAssetUDIMapping checks each agency's UDI becomes a udiCarrier and a
+// UDI identifier with the agency's naming system, that a stored UDI that
+// no longer parses is left out rather than emitted wrong, and where
+// modelNumber comes from.
+func TestAssetUDIMapping(t *testing.T) {
+	inv := newInventory(inventoryInput{site: newSite("Site", "Main", nil, nil), assetTagSys: DefaultAssetTagSystem,
+		assets: []wardwatch.Asset{
+			{ID: 1, Name: "Graft", Kind: wardwatch.AssetOther, UDI: "=/A9999XYZ100T0944=,000025", Manufacturer: "Tissue bank"},
+			{ID: 2, Name: "Old", Kind: wardwatch.AssetBed, UDI: "(01)00614141123453", Model: "B-1"}, // check digit wrong
+			{ID: 3, Name: "Pump", Kind: wardwatch.AssetInfusionPump, Serial: "S3", Model: "LVP-200", Manufacturer: "Harbourline Medical"},
+		},
+		pumps: []wardwatch.PumpState{{Serial: "S3"}}, // reports no model
+	})
+	ds := inv.devices()
+	if len(ds) != 3 {
+		t.Fatalf("%d devices", len(ds))
+	}
+	graft, old, pump := ds[0], ds[1], ds[2]
+	wantCarrier := []UDICarrier{{DeviceIdentifier: "A9999XYZ100T0944", Issuer: SystemUDIICCBBA, CarrierHRF: "=/A9999XYZ100T0944=,000025", EntryType: "manual"}}
+	if !slices.Equal(graft.UDICarrier, wantCarrier) || len(graft.Identifier) != 1 || graft.Identifier[0].System != SystemUDIICCBBA ||
+		graft.Identifier[0].Value != "A9999XYZ100T0944" || graft.Identifier[0].Type.Coding[0].Code != "UDI" || graft.Manufacturer != "Tissue bank" {
+		t.Errorf("ICCBBA asset: %+v", graft)
+	}
+	if old.UDICarrier != nil || old.Identifier != nil || old.ModelNumber != "B-1" {
+		t.Errorf("asset with a bad stored UDI: %+v", old)
+	}
+	if pump.ModelNumber != "LVP-200" || pump.Manufacturer != "Harbourline Medical" || pump.UDICarrier != nil {
+		t.Errorf("pump reporting no model: %+v", pump)
+	}
+	for _, i := range []wardwatch.UDIIssuer{wardwatch.UDIIssuerGS1, wardwatch.UDIIssuerHIBCC, wardwatch.UDIIssuerICCBBA} {
+		if udiIssuerSystem(i) == "" {
+			t.Errorf("no naming system for %s", i)
+		}
+	}
+	if udiIssuerSystem("IFA") != "" {
+		t.Error("a naming system for an agency WardWatch does not read")
+	}
+}

@@ -86,10 +86,16 @@ type Device struct {
 	Parent       *Reference       `json:"parent,omitempty"`
 }
 
-// UDICarrier is a device's Unique Device Identifier as carried on its label.
+// UDICarrier is a device's Unique Device Identifier as carried on its
+// label (R4 Device.udiCarrier): the device identifier, the issuing
+// agency's naming system, the human-readable form and how it was entered.
+// Jurisdiction is left out unless known.
 type UDICarrier struct {
 	DeviceIdentifier string `json:"deviceIdentifier,omitempty"`
+	Issuer           string `json:"issuer,omitempty"`
+	Jurisdiction     string `json:"jurisdiction,omitempty"`
 	CarrierHRF       string `json:"carrierHRF,omitempty"`
+	EntryType        string `json:"entryType,omitempty"` // barcode | rfid | manual | card | self-reported | unknown
 }
 
 // DeviceName is one of a device's names.

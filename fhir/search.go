@@ -41,7 +41,12 @@ var localSearchParams = map[string]bool{"Observation.location": true}
 var searchParams = map[string][]searchParam{
 	"Device": {
 		{"_id", typeToken, "Logical id: asset-N, pump-…, unit-N, modbus-N, channel-…"},
-		{"identifier", typeToken, "Asset tag (system = the asset-tag system) or serial number"},
+		{"identifier", typeToken, "Asset tag (system = the asset-tag system), serial number, or UDI device identifier (system = the issuing agency: " +
+			SystemUDIGS1 + ", " + SystemUDIHIBCC + " or " + SystemUDIICCBBA + ")"},
+		{"udi-di", typeString, "UDI device identifier (GS1 GTIN-14, HIBCC labeler code + product + unit of measure, ICCBBA product code) starts with (case-insensitive)"},
+		{"udi-carrier", typeString, "UDI human-readable form (GS1 without spaces) starts with (case-insensitive)"},
+		{"manufacturer", typeString, "Manufacturer starts with (case-insensitive)"},
+		{"model", typeString, "Model number starts with (case-insensitive); a pump's own report wins over the asset's"},
 		{"type", typeToken, "Device kind, " + SystemDeviceKind},
 		{"location", typeReference, "Current location (exact zone or floor; no :below)"},
 		{"status", typeToken, "active | inactive"},

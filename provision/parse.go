@@ -257,6 +257,16 @@ func (s *Site) validate() error {
 		case len(a.AssetTag) > 100 || len(a.Serial) > 100 || a.AssetTag != strings.TrimSpace(a.AssetTag) || a.Serial != strings.TrimSpace(a.Serial):
 			p.add("assets", i, "asset %q: asset tag and serial are at most 100 characters, without surrounding spaces", a.Name)
 		}
+		var err error
+		if a.UDI, err = wardwatch.CheckUDI(a.UDI); err != nil {
+			p.add("assets", i, "asset %q: udi: %s", a.Name, wardwatch.ErrorMessage(err))
+		}
+		if a.Manufacturer, err = wardwatch.CheckManufacturer(a.Manufacturer); err != nil {
+			p.add("assets", i, "asset %q: %s", a.Name, wardwatch.ErrorMessage(err))
+		}
+		if a.Model, err = wardwatch.CheckModel(a.Model); err != nil {
+			p.add("assets", i, "asset %q: %s", a.Name, wardwatch.ErrorMessage(err))
+		}
 		p.date("assets", i, "pm_due", &a.PMDue)
 		p.unique(assets, "assets", i, a.key(), fmt.Sprintf("asset %s", a.label()))
 		for _, t := range a.Tags {

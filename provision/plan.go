@@ -485,7 +485,7 @@ func assetOf(a Asset, assetID int64) (wardwatch.Asset, error) {
 		return wardwatch.Asset{}, wardwatch.Errorf(wardwatch.EINVALID, "pm_due: %v", err)
 	}
 	return wardwatch.Asset{ID: assetID, Name: a.Name, Kind: wardwatch.AssetKind(a.Kind), Status: wardwatch.AssetStatus(a.Status),
-		AssetTag: a.AssetTag, Serial: a.Serial, PMDue: pm}, nil
+		AssetTag: a.AssetTag, Serial: a.Serial, UDI: a.UDI, Manufacturer: a.Manufacturer, Model: a.Model, PMDue: pm}, nil
 }
 
 func (p *planner) units() {

@@ -825,3 +825,49 @@ func TestFloorPlans(t *testing.T) {
 		}
 	}
 }
+
+// TestAssetUDI checks an asset's UDI, manufacturer and model: a GS1 UDI
+// written with spaces is stored and exported in its canonical form, which
+// keeps apply → export → apply a fixed point; a changed UDI is an update
+// naming the field; one taken out of the file is cleared.
+func TestAssetUDI(t *testing.T) {
+	s := openSQLite(t)
+	file := func(asset string) []byte {
+		return []byte("version: 1\nassets:\n" + asset + "  - {name: Bed 1, kind: bed, asset_tag: BED-1}\n")
+	}
+	data := file("  - name: Pump 0410\n    kind: infusion_pump\n    asset_tag: BME-0410\n    serial: SIM-0410\n" +
+		"    udi: ' (01) 10614141000019 (11)240312 (21)SIM-0410'\n    manufacturer: Harbourline Medical\n    model: Volumetric LVP-200\n")
+	apply(t, s, data, options(false))
+	a, err := s.AssetBySerialOrTag(t.Context(), "BME-0410")
+	if err != nil || a.UDI != "(01)10614141000019(11)240312(21)SIM-0410" || a.Manufacturer != "Harbourline Medical" || a.Model != "Volumetric LVP-200" {
+		t.Fatalf("stored %+v, %v", a, err)
+	}
+	out := export(t, s)
+	if !bytes.Contains(out, []byte("udi: (01)10614141000019(11)240312(21)SIM-0410\n")) ||
+		!bytes.Contains(out, []byte("manufacturer: Harbourline Medical\n    model: Volumetric LVP-200\n")) {
+		t.Fatalf("export:\n%s", out)
+	}
+	for _, f := range [][]byte{data, out} {
+		if p := planOf(t, s, f, options(true)); !p.Empty() {
+			t.Fatalf("a second apply would change:\n%s", planText(t, p))
+		}
+	}
+	if !bytes.Contains(export(t, s), []byte("- name: Bed 1\n    kind: bed\n    status: available\n    asset_tag: BED-1\n")) {
+		t.Fatalf("an asset without a UDI exports none:\n%s", export(t, s))
+	}
+
+	changed := file("  - name: Pump 0410\n    kind: infusion_pump\n    asset_tag: BME-0410\n    serial: SIM-0410\n" +
+		"    udi: '+A123BJC5D6E71G'\n    manufacturer: Harbourline Medical\n    model: Volumetric LVP-200\n")
+	if text := planText(t, apply(t, s, changed, options(false))); !strings.Contains(text, "update asset Pump 0410 (BME-0410)") ||
+		!strings.Contains(text, "udi") {
+		t.Fatalf("plan:\n%s", text)
+	}
+	cleared := file("  - {name: Pump 0410, kind: infusion_pump, asset_tag: BME-0410, serial: SIM-0410}\n")
+	apply(t, s, cleared, options(false))
+	if a, _ := s.AssetBySerialOrTag(t.Context(), "BME-0410"); a.UDI != "" || a.Manufacturer != "" || a.Model != "" {
+		t.Fatalf("after clearing %+v", a)
+	}
+	if p := planOf(t, s, export(t, s), options(true)); !p.Empty() {
+		t.Fatalf("a second apply would change:\n%s", planText(t, p))
+	}
+}

@@ -109,13 +109,18 @@ type Gateway struct {
 // Asset is a tracked piece of equipment with its tags; its key is its
 // asset tag, or its name when it has none.
 type Asset struct {
-	Name     string   `yaml:"name"`
-	Kind     string   `yaml:"kind"`
-	Status   string   `yaml:"status,omitempty"` // "": leave the status alone (available when created)
-	AssetTag string   `yaml:"asset_tag,omitempty"`
-	Serial   string   `yaml:"serial,omitempty"`
-	PMDue    string   `yaml:"pm_due,omitempty"` // 2026-05-01 or RFC 3339
-	Tags     []string `yaml:"tags,omitempty"`
+	Name     string `yaml:"name"`
+	Kind     string `yaml:"kind"`
+	Status   string `yaml:"status,omitempty"` // "": leave the status alone (available when created)
+	AssetTag string `yaml:"asset_tag,omitempty"`
+	Serial   string `yaml:"serial,omitempty"`
+	// UDI is the label's human-readable UDI (wardwatch.ParseUDI), kept in
+	// its canonical form.
+	UDI          string   `yaml:"udi,omitempty"`
+	Manufacturer string   `yaml:"manufacturer,omitempty"`
+	Model        string   `yaml:"model,omitempty"`
+	PMDue        string   `yaml:"pm_due,omitempty"` // 2026-05-01 or RFC 3339
+	Tags         []string `yaml:"tags,omitempty"`
 }
 
 // key is the asset's natural key.

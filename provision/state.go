@@ -213,7 +213,7 @@ func load(ctx context.Context, st Store) (*state, error) {
 	}
 	for _, a := range assets {
 		item := Asset{Name: a.Name, Kind: string(a.Kind), Status: string(a.Status), AssetTag: a.AssetTag, Serial: a.Serial,
-			PMDue: fmtTime(a.PMDue), Tags: tagsOf[a.ID]}
+			UDI: a.UDI, Manufacturer: a.Manufacturer, Model: a.Model, PMDue: fmtTime(a.PMDue), Tags: tagsOf[a.ID]}
 		slices.Sort(item.Tags)
 		if _, ok := s.assetID[item.key()]; ok {
 			return nil, conflict("two assets are called %s: give them distinct asset tags before provisioning", item.label())

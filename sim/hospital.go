@@ -153,7 +153,19 @@ type assetDef struct {
 	floor  int    // home floor index
 	home   int    // home zone index on the home floor
 	serial string // infusion pumps: the serial the simulated pump server reports
+
+	// Label data of pumps and monitors: the UDI (GS1, under GS1 US's
+	// example company prefix 0614141, so no real product's), make and
+	// model; beds and wheelchairs have none, as on many real wards.
+	udi, manufacturer, model string
 }
+
+// Demo device identifiers: GTIN-14s with their check digits.
+const (
+	gtinVolumetricPump = "00614141200108"
+	gtinSyringePump    = "00614141200504"
+	gtinMonitor        = "00614141301003"
+)
 
 // Hospital is the deterministic layout of the demo hospital. Only the
 // gateways' push tokens differ between two Hospitals: they are random per
@@ -307,8 +319,17 @@ func (h *Hospital) addAssets(fi int, minor *int) {
 	pumpHomes := []string{f.ward + " Clean utility", f.ward + " Clean utility", f.ward + " Clean utility", room(5), room(12), room(17)}
 	for i, home := range pumpHomes {
 		add(fmt.Sprintf("Pump %02d%02d", f.level, 10+i), wardwatch.AssetInfusionPump, home)
-		// The serial the simulated pump server reports (sim/snmpsim).
-		h.assets[len(h.assets)-1].serial = fmt.Sprintf("SIM-%02d%02d", f.level, 10+i)
+		// The serial and model the simulated pump server reports
+		// (sim/snmpsim: every third pump is a syringe driver), and a UDI
+		// carrying that serial, made the year before the ward opened.
+		a := &h.assets[len(h.assets)-1]
+		a.serial = fmt.Sprintf("SIM-%02d%02d", f.level, 10+i)
+		a.manufacturer, a.model = "Harbourline Medical", "Volumetric LVP-200"
+		gtin := gtinVolumetricPump
+		if i%3 == 2 {
+			a.model, gtin = "Syringe SP-50", gtinSyringePump
+		}
+		a.udi = fmt.Sprintf("(01)%s(11)%02d%02d%02d(21)%s", gtin, 19+f.level, 1+2*i, 10+i, a.serial)
 	}
 	chairHomes := []string{f.ward + " Nurse station", f.ward + " Nurse station", f.ward + " Soiled utility"}
 	for i, home := range chairHomes {
@@ -317,6 +338,9 @@ func (h *Hospital) addAssets(fi int, minor *int) {
 	monitorHomes := []string{room(2), room(11), room(20)}
 	for i, home := range monitorHomes {
 		add(fmt.Sprintf("Monitor M-%02d", fi*len(monitorHomes)+i+1), wardwatch.AssetMonitor, home)
+		a := &h.assets[len(h.assets)-1]
+		a.udi = fmt.Sprintf("(01)%s(10)CM%d%02d", gtinMonitor, 2300+f.level, i+1)
+		a.manufacturer, a.model = "Corvane Patient Monitoring", "CM-7"
 	}
 }
 
@@ -414,7 +438,7 @@ func (h *Hospital) Seed(ctx context.Context, s Seeder) error {
 		}
 	}
 	for _, a := range h.assets {
-		wa := wardwatch.Asset{Name: a.name, Kind: a.kind, Serial: a.serial}
+		wa := wardwatch.Asset{Name: a.name, Kind: a.kind, Serial: a.serial, UDI: a.udi, Manufacturer: a.manufacturer, Model: a.model}
 		if err := s.CreateAsset(ctx, &wa); err != nil {
 			return fmt.Errorf("seed asset %q: %w", a.name, err)
 		}

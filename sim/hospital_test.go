@@ -42,6 +42,20 @@ func TestLayoutSanity(t *testing.T) {
 		if !h.floors[a.floor].zones[a.home].dwellable() {
 			t.Errorf("asset %q home %q is not a room", a.name, h.floors[a.floor].zones[a.home].name)
 		}
+		// Pumps and monitors carry a GS1 UDI (a pump's with its serial),
+		// a make and a model; beds and wheelchairs none.
+		switch a.kind {
+		case wardwatch.AssetInfusionPump, wardwatch.AssetMonitor:
+			u, err := wardwatch.ParseUDI(a.udi)
+			if err != nil || u.Issuer != wardwatch.UDIIssuerGS1 || u.HRF != a.udi || a.manufacturer == "" || a.model == "" ||
+				(a.kind == wardwatch.AssetInfusionPump && !strings.HasSuffix(a.udi, "(21)"+a.serial)) {
+				t.Errorf("asset %q: UDI %q (%+v, %v), make %q, model %q", a.name, a.udi, u, err, a.manufacturer, a.model)
+			}
+		default:
+			if a.udi != "" || a.manufacturer != "" || a.model != "" {
+				t.Errorf("asset %q has label data %q %q %q", a.name, a.udi, a.manufacturer, a.model)
+			}
+		}
 	}
 	for _, k := range []wardwatch.AssetKind{wardwatch.AssetInfusionPump, wardwatch.AssetWheelchair, wardwatch.AssetBed, wardwatch.AssetMonitor} {
 		if kinds[k] == 0 {

@@ -9,18 +9,31 @@ import (
 	"github.com/wardwatch/wardwatch"
 )
 
-func validAsset(a wardwatch.Asset) error {
+// validAsset checks a and returns it with its text trimmed and its UDI in
+// canonical form.
+func validAsset(a wardwatch.Asset) (wardwatch.Asset, error) {
+	a.AssetTag, a.Serial = strings.TrimSpace(a.AssetTag), strings.TrimSpace(a.Serial)
+	var err error
+	if a.UDI, err = wardwatch.CheckUDI(a.UDI); err != nil {
+		return a, err
+	}
+	if a.Manufacturer, err = wardwatch.CheckManufacturer(a.Manufacturer); err != nil {
+		return a, err
+	}
+	if a.Model, err = wardwatch.CheckModel(a.Model); err != nil {
+		return a, err
+	}
 	switch {
 	case strings.TrimSpace(a.Name) == "":
-		return wardwatch.Errorf(wardwatch.EINVALID, "asset name is empty")
+		return a, wardwatch.Errorf(wardwatch.EINVALID, "asset name is empty")
 	case len(a.Name) > 200 || len(a.AssetTag) > 100 || len(a.Serial) > 100:
-		return wardwatch.Errorf(wardwatch.EINVALID, "asset name, tag or serial is too long")
+		return a, wardwatch.Errorf(wardwatch.EINVALID, "asset name, tag or serial is too long")
 	case !a.Kind.Valid():
-		return wardwatch.Errorf(wardwatch.EINVALID, "unknown asset kind %q", a.Kind)
+		return a, wardwatch.Errorf(wardwatch.EINVALID, "unknown asset kind %q", a.Kind)
 	case a.Status != "" && !a.Status.Valid():
-		return wardwatch.Errorf(wardwatch.EINVALID, "unknown asset status %q", a.Status)
+		return a, wardwatch.Errorf(wardwatch.EINVALID, "unknown asset status %q", a.Status)
 	}
-	return nil
+	return a, nil
 }
 
 func statusOrAvailable(s wardwatch.AssetStatus) string {
@@ -38,32 +51,35 @@ func nullTime(t time.Time) any {
 }
 
 // CreateAsset stores a new asset and sets a.ID (and an empty Status to
-// available).
+// available); a's asset tag, serial, manufacturer and model come back
+// trimmed and its UDI in canonical form (wardwatch.CheckUDI).
 func (s *Store) CreateAsset(ctx context.Context, a *wardwatch.Asset) error {
-	if err := validAsset(*a); err != nil {
+	v, err := validAsset(*a)
+	if err != nil {
 		return err
 	}
+	*a = v
 	a.Status = wardwatch.AssetStatus(statusOrAvailable(a.Status))
-	a.AssetTag, a.Serial = strings.TrimSpace(a.AssetTag), strings.TrimSpace(a.Serial)
 	if !a.PMDue.IsZero() {
 		a.PMDue = a.PMDue.UTC().Truncate(time.Millisecond)
 	}
-	err := s.queryRow(ctx,
-		`INSERT INTO assets (name, kind, created_at, status, asset_tag, serial, pm_due) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		a.Name, string(a.Kind), millis(time.Now()), string(a.Status), a.AssetTag, a.Serial, nullTime(a.PMDue),
+	err = s.queryRow(ctx,
+		`INSERT INTO assets (name, kind, created_at, status, asset_tag, serial, pm_due, udi, manufacturer, model) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		a.Name, string(a.Kind), millis(time.Now()), string(a.Status), a.AssetTag, a.Serial, nullTime(a.PMDue), a.UDI, a.Manufacturer, a.Model,
 	).Scan(&a.ID)
 	return mapErr(err, "create asset", errMap{})
 }
 
-// UpdateAsset changes an asset's name, kind, status, asset tag, serial
-// and PM due date.
+// UpdateAsset changes an asset's name, kind, status, asset tag, serial,
+// PM due date, UDI, manufacturer and model.
 func (s *Store) UpdateAsset(ctx context.Context, a wardwatch.Asset) error {
-	if err := validAsset(a); err != nil {
+	a, err := validAsset(a)
+	if err != nil {
 		return err
 	}
-	err := s.execOne(ctx, assetNotFound(a.ID),
-		`UPDATE assets SET name = ?, kind = ?, status = ?, asset_tag = ?, serial = ?, pm_due = ? WHERE id = ?`,
-		a.Name, string(a.Kind), statusOrAvailable(a.Status), strings.TrimSpace(a.AssetTag), strings.TrimSpace(a.Serial), nullTime(a.PMDue), a.ID)
+	err = s.execOne(ctx, assetNotFound(a.ID),
+		`UPDATE assets SET name = ?, kind = ?, status = ?, asset_tag = ?, serial = ?, pm_due = ?, udi = ?, manufacturer = ?, model = ? WHERE id = ?`,
+		a.Name, string(a.Kind), statusOrAvailable(a.Status), a.AssetTag, a.Serial, nullTime(a.PMDue), a.UDI, a.Manufacturer, a.Model, a.ID)
 	return mapErr(err, "update asset", errMap{})
 }
 
@@ -84,7 +100,7 @@ func assetNotFound(id int64) error {
 	return wardwatch.Errorf(wardwatch.ENOTFOUND, "asset %d not found", id)
 }
 
-const assetColumns = `id, name, kind, status, asset_tag, serial, pm_due`
+const assetColumns = `id, name, kind, status, asset_tag, serial, pm_due, udi, manufacturer, model`
 
 func scanAsset(sc interface{ Scan(...any) error }) (wardwatch.Asset, error) {
 	var (
@@ -92,7 +108,7 @@ func scanAsset(sc interface{ Scan(...any) error }) (wardwatch.Asset, error) {
 		kind, status string
 		pmDue        *int64
 	)
-	err := sc.Scan(&a.ID, &a.Name, &kind, &status, &a.AssetTag, &a.Serial, &pmDue)
+	err := sc.Scan(&a.ID, &a.Name, &kind, &status, &a.AssetTag, &a.Serial, &pmDue, &a.UDI, &a.Manufacturer, &a.Model)
 	a.Kind, a.Status = wardwatch.AssetKind(kind), wardwatch.AssetStatus(status)
 	if pmDue != nil {
 		a.PMDue = fromMillis(*pmDue)

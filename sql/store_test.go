@@ -297,9 +297,13 @@ func testStore(t *testing.T, open func(t *testing.T) *Store) {
 	t.Run("AssetsAndTags", func(t *testing.T) {
 		s := migrated(t)
 		for name, a := range map[string]wardwatch.Asset{
-			"empty name": {Name: "", Kind: wardwatch.AssetBed},
-			"bad kind":   {Name: "x", Kind: "toaster"},
-			"no kind":    {Name: "x"},
+			"empty name":          {Name: "", Kind: wardwatch.AssetBed},
+			"bad kind":            {Name: "x", Kind: "toaster"},
+			"no kind":             {Name: "x"},
+			"bad UDI check digit": {Name: "x", Kind: wardwatch.AssetBed, UDI: "(01)00884838035452"},
+			"UDI of no agency":    {Name: "x", Kind: wardwatch.AssetBed, UDI: "UDI-1234"},
+			"long manufacturer":   {Name: "x", Kind: wardwatch.AssetBed, Manufacturer: strings.Repeat("m", 101)},
+			"model with newline":  {Name: "x", Kind: wardwatch.AssetBed, Model: "LVP\n200"},
 		} {
 			wantCode(t, "CreateAsset("+name+")", s.CreateAsset(ctx, &a), wardwatch.EINVALID)
 		}
@@ -350,6 +354,45 @@ func testStore(t *testing.T, open func(t *testing.T) *Store) {
 		}
 		_, err = s.AssetBySerialOrTag(ctx, "")
 		wantCode(t, "AssetBySerialOrTag(empty)", err, wardwatch.ENOTFOUND)
+
+		// UDI, manufacturer and model: stored trimmed, the UDI in its
+		// canonical form; updated and cleared like the other fields.
+		monitor := wardwatch.Asset{Name: "Monitor M-01", Kind: wardwatch.AssetMonitor, Serial: " KM-24-0001 ",
+			UDI: " (01) 00614141301003 (10)K2403 ", Manufacturer: "  Corvane Patient Monitoring ", Model: "CM-7 "}
+		if err := s.CreateAsset(ctx, &monitor); err != nil {
+			t.Fatalf("CreateAsset(monitor): %v", err)
+		}
+		if monitor.UDI != "(01)00614141301003(10)K2403" || monitor.Manufacturer != "Corvane Patient Monitoring" ||
+			monitor.Model != "CM-7" || monitor.Serial != "KM-24-0001" {
+			t.Fatalf("CreateAsset left %+v", monitor)
+		}
+		if got, err := s.Asset(ctx, monitor.ID); err != nil || got != monitor {
+			t.Fatalf("Asset(monitor) = %+v, %v; want %+v", got, err, monitor)
+		}
+		pump.UDI, pump.Manufacturer, pump.Model = "+A123BJC5D6E71/$$52001510X3C", "Harbourline Medical", "Volumetric LVP-200"
+		if err := s.UpdateAsset(ctx, pump); err != nil {
+			t.Fatalf("UpdateAsset(UDI): %v", err)
+		}
+		if got, err := s.Asset(ctx, pump.ID); err != nil || got != pump {
+			t.Fatalf("Asset after UpdateAsset(UDI) = %+v, %v; want %+v", got, err, pump)
+		}
+		bad := pump
+		bad.UDI = "=/A9999XYZ100"
+		wantCode(t, "UpdateAsset(bad UDI)", s.UpdateAsset(ctx, bad), wardwatch.EINVALID)
+		if got, _ := s.Asset(ctx, pump.ID); got != pump {
+			t.Fatalf("a refused UpdateAsset changed the asset: %+v", got)
+		}
+		monitor.UDI, monitor.Manufacturer, monitor.Model = "", "", ""
+		if err := s.UpdateAsset(ctx, monitor); err != nil {
+			t.Fatalf("UpdateAsset(clear UDI): %v", err)
+		}
+		if got, err := s.Asset(ctx, monitor.ID); err != nil || got != monitor {
+			t.Fatalf("Asset after clearing = %+v, %v; want %+v", got, err, monitor)
+		}
+		if err := s.DeleteAsset(ctx, monitor.ID); err != nil {
+			t.Fatal(err)
+		}
+
 		wantCode(t, "SetAssetStatus(bad)", s.SetAssetStatus(ctx, pump.ID, "lost"), wardwatch.EINVALID)
 		if err := s.SetAssetStatus(ctx, pump.ID, wardwatch.StatusAvailable); err != nil {
 			t.Fatal(err)

@@ -108,15 +108,22 @@ type apiLocationJSON struct {
 }
 
 type apiAssetJSON struct {
-	ID       int64            `json:"id"`
-	Name     string           `json:"name"`
-	Kind     string           `json:"kind"`
-	Status   string           `json:"status"`
-	AssetTag string           `json:"asset_tag"`
-	Serial   string           `json:"serial"`
-	PMDue    *string          `json:"pm_due"`
-	PMOver   bool             `json:"pm_overdue"`
-	Location *apiLocationJSON `json:"location"`
+	ID       int64  `json:"id"`
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	Status   string `json:"status"`
+	AssetTag string `json:"asset_tag"`
+	Serial   string `json:"serial"`
+	// UDI is the label's human-readable form; UDIDI and UDIIssuer are
+	// read from it ("" when the asset has no UDI).
+	UDI          string           `json:"udi"`
+	UDIDI        string           `json:"udi_di"`
+	UDIIssuer    string           `json:"udi_issuer"`
+	Manufacturer string           `json:"manufacturer"`
+	Model        string           `json:"model"`
+	PMDue        *string          `json:"pm_due"`
+	PMOver       bool             `json:"pm_overdue"`
+	Location     *apiLocationJSON `json:"location"`
 }
 
 func (s *apiServer) locationOut(p wardwatch.Position, st site, now time.Time) *apiLocationJSON {
@@ -127,7 +134,10 @@ func (s *apiServer) locationOut(p wardwatch.Position, st site, now time.Time) *a
 
 func (s *apiServer) assetOut(a wardwatch.Asset, latest map[int64]wardwatch.Position, st site, now time.Time) apiAssetJSON {
 	out := apiAssetJSON{ID: a.ID, Name: a.Name, Kind: string(a.Kind), Status: string(statusOrDefault(a.Status)),
-		AssetTag: a.AssetTag, Serial: a.Serial}
+		AssetTag: a.AssetTag, Serial: a.Serial, UDI: a.UDI, Manufacturer: a.Manufacturer, Model: a.Model}
+	if u, err := wardwatch.ParseUDI(a.UDI); err == nil {
+		out.UDIDI, out.UDIIssuer = u.DI, string(u.Issuer)
+	}
 	if !a.PMDue.IsZero() {
 		d := a.PMDue.In(s.cfg.Location).Format(time.DateOnly)
 		out.PMDue = &d

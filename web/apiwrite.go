@@ -239,7 +239,7 @@ func (s *apiServer) handleDeleteGateway() http.Handler {
 
 // ---- assets and tags ----
 
-var assetFields = []string{"name", "kind", "status", "asset_tag", "serial", "pm_due", "tag"}
+var assetFields = []string{"name", "kind", "status", "asset_tag", "serial", "pm_due", "tag", "udi", "manufacturer", "model"}
 
 func (s *apiServer) handleSaveAsset() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

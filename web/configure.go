@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -116,14 +117,59 @@ func (c *configAdmin) handleAssets() http.Handler {
 		case "deleted":
 			v.Notice = "Asset deleted with its tags."
 		}
+		if raw := r.URL.Query().Get("edit"); raw != "" {
+			id, err := strconv.ParseInt(raw, 10, 64)
+			if err != nil {
+				renderError(w, r, c.logger, wardwatch.Errorf(wardwatch.ENOTFOUND, "No such asset."))
+				return
+			}
+			a, err := c.store.Asset(r.Context(), id)
+			if err != nil {
+				renderError(w, r, c.logger, err)
+				return
+			}
+			v.Edit = a
+			if !a.PMDue.IsZero() {
+				v.EditPM = a.PMDue.In(c.loc).Format(time.DateOnly)
+			}
+		}
 		c.renderAssets(w, r, http.StatusOK, v)
 	})
 }
 
-// assetFromForm reads the asset fields of a form.
+// assetFormTitle and assetFormAction are the asset form's heading and
+// target: adding a new asset, or editing a (the form's Edit, ID set).
+func assetFormTitle(a wardwatch.Asset) string {
+	if a.ID == 0 {
+		return "Add an asset"
+	}
+	return "Edit " + a.Name
+}
+
+func assetFormAction(a wardwatch.Asset) string {
+	if a.ID == 0 {
+		return "/admin/assets"
+	}
+	return "/admin/assets/" + idText(a.ID)
+}
+
+// assetFromForm reads the asset fields of a form. The UDI, manufacturer
+// and model are checked here (the store checks them again) so that a form
+// or an import line says what is wrong with them.
 func assetFromForm(v map[string]string, loc *time.Location) (wardwatch.Asset, error) {
 	a := wardwatch.Asset{Name: v["name"], Kind: wardwatch.AssetKind(v["kind"]), Status: wardwatch.AssetStatus(v["status"]),
-		AssetTag: v["asset_tag"], Serial: v["serial"]}
+		AssetTag: v["asset_tag"], Serial: v["serial"], UDI: v["udi"], Manufacturer: v["manufacturer"], Model: v["model"]}
+	udi, err := wardwatch.CheckUDI(a.UDI)
+	if err != nil {
+		return a, err
+	}
+	a.UDI = udi
+	if a.Manufacturer, err = wardwatch.CheckManufacturer(a.Manufacturer); err != nil {
+		return a, err
+	}
+	if a.Model, err = wardwatch.CheckModel(a.Model); err != nil {
+		return a, err
+	}
 	if s := v["pm_due"]; s != "" {
 		t, err := time.ParseInLocation("2006-01-02", s, loc)
 		if err != nil {
@@ -152,6 +198,9 @@ func (c *configAdmin) handleSaveAsset() http.Handler {
 			if a.ID, err = pathID(r); err == nil {
 				if prev, perr := c.store.Asset(ctx, a.ID); perr == nil {
 					old = prev
+					if a.Status == "" {
+						a.Status = prev.Status // the edit form leaves the status to the asset page
+					}
 				}
 				err = c.admin.UpdateAsset(ctx, a)
 			}
@@ -255,7 +304,8 @@ const (
 )
 
 // importColumns are the CSV import's columns; name and kind are required.
-var importColumns = []string{"name", "kind", "status", "asset_tag", "serial", "pm_due", "tags"}
+// udi, manufacturer and model came later: files without them still import.
+var importColumns = []string{"name", "kind", "status", "asset_tag", "serial", "pm_due", "tags", "udi", "manufacturer", "model"}
 
 // importAssets reads a CSV of assets (header row with the importColumns,
 // any order, unknown ones refused) and creates each good row; bad rows
@@ -308,7 +358,8 @@ func (c *configAdmin) importAssets(ctx context.Context, body io.Reader) (importR
 			return ""
 		}
 		v := map[string]string{"name": get("name"), "kind": get("kind"), "status": get("status"),
-			"asset_tag": get("asset_tag"), "serial": get("serial"), "pm_due": get("pm_due")}
+			"asset_tag": get("asset_tag"), "serial": get("serial"), "pm_due": get("pm_due"),
+			"udi": get("udi"), "manufacturer": get("manufacturer"), "model": get("model")}
 		a, err := assetFromForm(v, c.loc)
 		if err == nil {
 			err = c.admin.CreateAsset(ctx, &a)

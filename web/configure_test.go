@@ -55,6 +55,7 @@ func TestImportAssets(t *testing.T) {
 
 func FuzzImportAssets(f *testing.F) {
 	f.Add("name,kind,status,asset_tag,serial,pm_due,tags\nPump,infusion_pump,available,A1,S1,2027-01-01,ibeacon:x:1:1\n")
+	f.Add("name,kind,serial,udi,manufacturer,model\nPump,infusion_pump,S1,(01)10614141000019(21)S1,Harbourline,LVP-200\nX,bed,,+A123BJC5D6E71G,,\n")
 	f.Add("name,kind\n\"a\nb\",bed\n")
 	f.Add("name,kind\n\"unclosed,bed\n")
 	f.Add("name,kind,pm_due\nx,bed,2027-13-45\n")

@@ -105,10 +105,10 @@ type searchHit struct {
 }
 
 // matches reports whether every word of the query occurs in the asset's
-// name, kind, status, asset tag or serial.
+// name, kind, status, asset tag, serial, manufacturer, model or UDI.
 func matches(a wardwatch.Asset, words []string) bool {
 	hay := strings.ToLower(strings.Join([]string{a.Name, a.Kind.Label(), string(a.Kind),
-		wardwatch.AssetStatus(statusOrDefault(a.Status)).Label(), a.AssetTag, a.Serial}, " "))
+		wardwatch.AssetStatus(statusOrDefault(a.Status)).Label(), a.AssetTag, a.Serial, a.Manufacturer, a.Model, a.UDI}, " "))
 	for _, w := range words {
 		if !strings.Contains(hay, w) {
 			return false

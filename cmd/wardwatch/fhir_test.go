@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -91,6 +92,48 @@ func TestFHIRAndAPIOnTheHospital(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+
+	// The demo pumps carry GS1 UDIs: FHIR finds them by identifier with
+	// the issuing agency as the system and gives the udiCarrier; the REST
+	// API gives the UDI with its DI and issuer.
+	udi, err := wardwatch.ParseUDI(pump.UDI)
+	if err != nil || pump.Manufacturer == "" || pump.Model == "" {
+		t.Fatalf("pump SIM-0410: UDI %q (%v), make %q, model %q", pump.UDI, err, pump.Manufacturer, pump.Model)
+	}
+	var devices struct {
+		Entry []struct {
+			Resource struct {
+				ID           string
+				UDICarrier   []struct{ DeviceIdentifier, Issuer, CarrierHRF, EntryType string }
+				Manufacturer string
+			}
+		}
+	}
+	get("/fhir/r4/Device?_count=500&identifier="+url.QueryEscape("http://hl7.org/fhir/NamingSystem/gs1-di|"+udi.DI), &devices)
+	found := false
+	for _, e := range devices.Entry {
+		d := e.Resource
+		if len(d.UDICarrier) != 1 || d.UDICarrier[0].DeviceIdentifier != udi.DI || d.UDICarrier[0].Issuer != "http://hl7.org/fhir/NamingSystem/gs1-di" ||
+			d.UDICarrier[0].EntryType != "manual" || d.Manufacturer == "" {
+			t.Errorf("Device/%s found by UDI-DI %s: %+v", d.ID, udi.DI, d)
+		}
+		found = found || (d.ID == "asset-"+strconv.FormatInt(pump.ID, 10) && d.UDICarrier[0].CarrierHRF == pump.UDI)
+	}
+	if !found {
+		t.Errorf("Device?identifier=gs1-di|%s does not find pump SIM-0410: %+v", udi.DI, devices)
+	}
+	var apiPump struct{ UDI, UDIDI, UDIIssuer, Manufacturer, Model string }
+	get("/api/v1/assets/"+strconv.FormatInt(pump.ID, 10), &struct {
+		UDI          *string `json:"udi"`
+		UDIDI        *string `json:"udi_di"`
+		UDIIssuer    *string `json:"udi_issuer"`
+		Manufacturer *string `json:"manufacturer"`
+		Model        *string `json:"model"`
+	}{&apiPump.UDI, &apiPump.UDIDI, &apiPump.UDIIssuer, &apiPump.Manufacturer, &apiPump.Model})
+	if apiPump.UDI != pump.UDI || apiPump.UDIDI != udi.DI || apiPump.UDIIssuer != "GS1" || apiPump.Model != pump.Model {
+		t.Errorf("/api/v1/assets/%d: %+v", pump.ID, apiPump)
+	}
+
 	i := slices.IndexFunc(assets, func(a wardwatch.Asset) bool { return a.ID != pump.ID && a.Kind != wardwatch.AssetInfusionPump })
 	if i < 0 {
 		t.Fatal("the demo hospital has no asset other than pumps")
@@ -268,9 +311,18 @@ func TestAPIWritesRoundTrip(t *testing.T) {
 	}
 	admin := wardwatch.RoleAdmin
 
-	code, a := call(admin, "POST", "/api/v1/assets", `{"name": "Pump API-1", "kind": "infusion_pump", "asset_tag": "API-0001", "tag": "mac:0a0b0c0d0e0f"}`)
-	if code != http.StatusCreated || a["name"] != "Pump API-1" {
+	code, a := call(admin, "POST", "/api/v1/assets", `{"name": "Pump API-1", "kind": "infusion_pump", "asset_tag": "API-0001", "tag": "mac:0a0b0c0d0e0f",
+		"udi": "(01) 00614141200108 (21)API-0001", "manufacturer": "Harbourline Medical", "model": "Volumetric LVP-200"}`)
+	if code != http.StatusCreated || a["name"] != "Pump API-1" || a["udi"] != "(01)00614141200108(21)API-0001" || a["udi_issuer"] != "GS1" {
 		t.Fatalf("create asset: %d %v", code, a)
+	}
+	if stored, err := h.store.AssetBySerialOrTag(ctx, "API-0001"); err != nil || stored.UDI != "(01)00614141200108(21)API-0001" ||
+		stored.Manufacturer != "Harbourline Medical" || stored.Model != "Volumetric LVP-200" {
+		t.Fatalf("stored asset %+v, %v", stored, err)
+	}
+	if code, e := call(admin, "POST", "/api/v1/assets", `{"name": "Pump API-2", "kind": "infusion_pump", "udi": "(01)00614141200109"}`); code != http.StatusBadRequest ||
+		!strings.Contains(e["error"].(map[string]any)["message"].(string), "check digit") {
+		t.Errorf("a UDI with a wrong check digit: %d %v", code, e)
 	}
 	id := strconv.FormatFloat(a["id"].(float64), 'f', 0, 64)
 	if code, _ = call(admin, "PUT", "/api/v1/assets/"+id, `{"name": "Pump API-1", "kind": "infusion_pump", "status": "in_repair", "asset_tag": "API-0001"}`); code != http.StatusOK {
