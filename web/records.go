@@ -917,6 +917,8 @@ type excursionView struct {
 	ClearErr  string
 	CanEdit   bool
 	CanClear  bool
+	// ScopeNote says why a user scoped to other care units sees no forms.
+	ScopeNote string
 	// DispositionInForm: the troubleshooting form sets the disposition
 	// (an excursion without a quarantine).
 	DispositionInForm bool
@@ -945,6 +947,9 @@ func (rc *records) buildExcursionView(ctx context.Context, x alerts.Excursion, v
 		v.By = vw.User.Username
 		v.CanEdit = vw.can(permSignOff) && !vw.Kiosk
 		v.CanClear = !vw.Kiosk && alerts.CanClearQuarantine([]string{string(vw.User.Role)}) && x.Quarantined()
+		if err := rc.checkScope(ctx, vw, x.UnitID, "excursion"); err != nil && (v.CanEdit || v.CanClear) {
+			v.CanEdit, v.CanClear, v.ScopeNote = false, false, wardwatch.ErrorMessage(err)
+		}
 		if v.Form[tsReporterName] == "" && v.CanEdit {
 			v.Form[tsReporterName] = vw.User.Username
 		}
@@ -1199,6 +1204,7 @@ type dailyView struct {
 	HasRange   bool
 	Metric     wardwatch.Metric
 	Rows       []dailyRow
+	ScopeNote  string // why a user scoped to other care units cannot sign off
 	CanSign    bool
 	Error      string
 	ErrorDay   string
@@ -1290,6 +1296,9 @@ func (rc *records) buildDaily(ctx context.Context, u wardwatch.MonitoredUnit, dp
 	if vw != nil {
 		v.By = vw.User.Username
 		v.CanSign = vw.can(permSignOff) && !vw.Kiosk
+		if err := rc.checkScope(ctx, vw, u.ID, "monitored unit"); err != nil && v.CanSign {
+			v.CanSign, v.ScopeNote = false, wardwatch.ErrorMessage(err)
+		}
 	}
 	s, cands, err := rc.pickSensor(ctx, u.ID, metric, dp.Sensor)
 	if err != nil {

@@ -156,6 +156,20 @@ func TestScopeLimitsRecords(t *testing.T) {
 	if body := readBody(t, h.page("/records?scope=all", p5)); !strings.Contains(body, `data-unit="Fridge A"`) {
 		t.Errorf("records index with scope=all misses Fridge A")
 	}
+	// The pages show the 5B pharmacist no forms for 4B's records, and say
+	// why; the 4B pharmacist gets them.
+	for _, tc := range []struct{ path, form, note string }{
+		{"/records/excursions/7", `class="ts-form"`, "someone in its care unit completes it"},
+		{"/records/units/1/daily?month=2026-03", `class="signoff-form"`, "someone in its care unit signs it off"},
+	} {
+		body := readBody(t, h.page(tc.path, p5))
+		if strings.Contains(body, tc.form) || !strings.Contains(body, "belongs to 4B; you are scoped to 5B.") || !strings.Contains(body, tc.note) {
+			t.Errorf("GET %s as a 5B pharmacist: want no %s and the scope note\n%s", tc.path, tc.form, body)
+		}
+		if body := readBody(t, h.page(tc.path, p4)); !strings.Contains(body, tc.form) || strings.Contains(body, tc.note) {
+			t.Errorf("GET %s as a 4B pharmacist: want %s and no scope note", tc.path, tc.form)
+		}
+	}
 	for _, tc := range []struct {
 		path string
 		form url.Values
