@@ -38,7 +38,15 @@ func simDevice(id int64, name, addr string, unit byte, profile string) Device {
 // devices start, removed and disabled ones stop, changed ones restart,
 // invalid ones show their error; when Run ends every goroutine is gone.
 func TestSetDevices(t *testing.T) {
-	s := startSim(t, modbussim.DemoDevices())
+	// The simulator's clock stands still at a moment when the isolation
+	// room's door is shut (its pressure collapses while the door is open,
+	// at random minutes of the wall clock): the values are repeatable.
+	still := time.Date(2026, 3, 1, 12, 0, 10, 0, time.UTC)
+	s, err := modbussim.Start(context.Background(), "127.0.0.1:0", modbussim.DemoDevices(), 7, func() time.Time { return still })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
 	baseline := runtime.NumGoroutine()
 
 	sink := &testSink{}
