@@ -68,8 +68,9 @@ type Window struct {
 }
 
 // Schedule is a daily recurring window of one unit: a defrost cycle at fixed
-// local times.
+// local times. Validate checks what the store keeps.
 type Schedule struct {
+	ID       int64 // the store's ID; 0 until stored
 	UnitID   int64
 	Kind     SuppressionKind // SuppressDefrost or SuppressMaintenance
 	Times    []time.Duration // start times as offsets from local midnight
@@ -77,6 +78,7 @@ type Schedule struct {
 	Location *time.Location  // nil: UTC
 	By       string
 	Reason   string
+	Created  time.Time // when it was stored; zero until stored
 }
 
 // Parent names a gateway or device for alert text.

@@ -226,20 +226,8 @@ func (e *Evaluator) windowAt(unitID int64, kind SuppressionKind, at time.Time) (
 		if s.UnitID != unitID || s.Kind != kind {
 			continue
 		}
-		loc := s.Location
-		if loc == nil {
-			loc = time.UTC
-		}
-		local := at.In(loc)
-		for _, back := range []int{0, -1} { // a window may start yesterday and run past midnight
-			y, m, d := local.AddDate(0, 0, back).Date()
-			for _, off := range s.Times {
-				start := time.Date(y, m, d, int(off/time.Hour), int(off%time.Hour/time.Minute), int(off%time.Minute/time.Second), 0, loc)
-				end := start.Add(s.Duration)
-				if !at.Before(start) && at.Before(end) {
-					return Suppression{Kind: kind, Reason: reason(s.Reason), By: s.By, Until: end}, true
-				}
-			}
+		if _, end, ok := s.ActiveAt(at); ok {
+			return Suppression{Kind: kind, Reason: reason(s.Reason), By: s.By, Until: end}, true
 		}
 	}
 	return Suppression{}, false

@@ -388,13 +388,18 @@ func (b *Book) Apply(c Change) (Alert, []Audit, error) {
 		from := a.State
 		a.Active, a.Retriggers = true, a.Retriggers+1
 		a.RaisedAt, a.ClearedAt, a.ConditionSince = c.Time, time.Time{}, c.Since
-		if !c.Suppression.IsZero() && a.Suppression.IsZero() {
-			a.Suppression = c.Suppression
-		}
+		// The raise carries the suppression in force now. A latched alert
+		// that cleared during a window keeps that window's suppression
+		// (no unsuppress comes for an inactive alert): a raise after the
+		// window ended must not inherit it.
+		stale := !a.Suppression.IsZero() && c.Suppression.IsZero()
+		a.Suppression = c.Suppression
 		if a.Acked() {
 			// A latched alert raising again after its acknowledgement is a
 			// new occurrence: annunciate it again.
 			a.AckedBy, a.AckedAt = "", time.Time{}
+			a.annunciate(c.Time)
+		} else if stale && !a.Shelved() {
 			a.annunciate(c.Time)
 		}
 		return b.transition(a, from, ActionRaise, SystemUser, c.Time, c.Message)

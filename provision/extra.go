@@ -280,7 +280,7 @@ func (s *state) loadExtra(ctx context.Context, st Store, zoneRef map[int64]ZoneR
 		s.windowID[item.key()] = w.ID
 		s.site.MaintenanceWindows = append(s.site.MaintenanceWindows, item)
 	}
-	return nil
+	return s.loadSchedules(ctx, st, unitName)
 }
 
 func (p *planner) rfidReaders() {

@@ -291,6 +291,7 @@ func (s *Site) validate() error {
 		p.zoneRef("units", i, u.Zone)
 		p.unique(units, "units", i, u.Name, fmt.Sprintf("unit %q", u.Name))
 	}
+	s.validateSchedules(p)
 
 	devices := make(map[string]int)
 	for i := range s.ModbusDevices {

@@ -51,7 +51,7 @@ type Options struct {
 // Change is one create, update or delete a plan makes.
 type Change struct {
 	Action  string // "create", "update" or "delete"
-	Subject string // "floor", "zone", "gateway", "asset", "tag", "unit", "unit_rules", "modbus_device", "snmp_target", "contact", "par_level", "escalation_policies", "user", "floor_plan", "rfid_reader", "poll_target", "device_profile", "maintenance_window"
+	Subject string // "floor", "zone", "gateway", "asset", "tag", "unit", "unit_rules", "modbus_device", "snmp_target", "contact", "par_level", "escalation_policies", "user", "floor_plan", "rfid_reader", "poll_target", "device_profile", "maintenance_window", "unit_schedule"
 	Key     string // the natural key, as people read it
 	Detail  string // what changes, for an update
 	Where   string // "site.yaml:12" for objects of the file
@@ -145,6 +145,7 @@ func NewPlan(ctx context.Context, st Store, site *Site, opts Options) (*Plan, er
 	p.parLevels()
 	p.policies()
 	p.windows()
+	p.schedules()
 	p.users()
 	if err := p.errs.err(); err != nil {
 		return nil, err
@@ -505,6 +506,7 @@ func (p *planner) units() {
 		old, ok := cur[u.Name]
 		cmpNew := u
 		cmpNew.Rules, old.Rules = nil, nil
+		cmpNew.Schedules, old.Schedules = nil, nil // compared by schedules()
 		switch {
 		case !ok:
 			p.upsert(Change{Action: "create", Subject: "unit", Key: u.Name, Where: where, new: cmpNew,

@@ -220,6 +220,16 @@ func seedDemo(t *testing.T, s *sql.Store) {
 	_, err = s.SaveAlertWindow(ctx, alerts.Window{UnitID: firstUnit, Kind: alerts.SuppressOutOfService,
 		Start: time.Date(2027, 4, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2027, 4, 3, 0, 0, 0, 0, time.UTC), By: "provision"})
 	must(err)
+
+	// Daily schedules: the first unit's defrost cycle and a nightly
+	// maintenance.
+	_, err = s.SaveUnitSchedule(ctx, alerts.Schedule{UnitID: firstUnit, Kind: alerts.SuppressDefrost,
+		Times: []time.Duration{2 * time.Hour, 8 * time.Hour, 14 * time.Hour, 20 * time.Hour}, Duration: 45 * time.Minute,
+		By: "fac.bo", Reason: "Frost-free defrost cycle"})
+	must(err)
+	_, err = s.SaveUnitSchedule(ctx, alerts.Schedule{UnitID: firstUnit, Kind: alerts.SuppressMaintenance,
+		Times: []time.Duration{23*time.Hour + 30*time.Minute}, Duration: 90 * time.Minute, By: "provision"})
+	must(err)
 }
 
 // siteFridgeProfile is a site-defined Modbus register map.

@@ -147,6 +147,9 @@ type Unit struct {
 	// Rules is the unit's own threshold rule set; nil leaves the stored
 	// one alone, an empty set means no threshold rules.
 	Rules *RuleSet `yaml:"rules,omitempty"`
+	// Schedules are the unit's daily defrost and maintenance windows
+	// (schedules.go).
+	Schedules []Schedule `yaml:"schedules,omitempty"`
 }
 
 // ModbusDevice is a polled Modbus device; its name is its key.

@@ -94,6 +94,10 @@ type Store interface {
 	SaveAlertWindow(ctx context.Context, w alerts.Window) (int64, error)
 	DeleteAlertWindow(ctx context.Context, id int64) error
 
+	UnitSchedules(ctx context.Context) ([]alerts.Schedule, error)
+	SaveUnitSchedule(ctx context.Context, s alerts.Schedule) (int64, error)
+	DeleteUnitSchedule(ctx context.Context, id int64) error
+
 	AppendAudit(ctx context.Context, e *wardwatch.AuditEntry) error
 }
 
@@ -102,21 +106,22 @@ type Store interface {
 type state struct {
 	site *Site
 
-	floorID   map[string]int64
-	zoneID    map[ZoneRef]int64
-	gatewayID map[string]int64
-	assetID   map[string]int64 // by Asset.key()
-	tagOwner  map[string]int64 // tag ID → asset ID
-	unitID    map[string]int64
-	modbusID  map[string]int64
-	snmpID    map[string]int64
-	contactID map[string]int64 // team NUL name
-	users     map[string]wardwatch.User
-	parIDs    map[string]bool
-	readers   map[string]wardwatch.RFIDReader
-	pollID    map[string]int64
-	windowID  map[string]int64               // by Window.key()
-	plans     map[string]wardwatch.FloorPlan // by floor name
+	floorID    map[string]int64
+	zoneID     map[ZoneRef]int64
+	gatewayID  map[string]int64
+	assetID    map[string]int64 // by Asset.key()
+	tagOwner   map[string]int64 // tag ID → asset ID
+	unitID     map[string]int64
+	modbusID   map[string]int64
+	snmpID     map[string]int64
+	contactID  map[string]int64 // team NUL name
+	users      map[string]wardwatch.User
+	parIDs     map[string]bool
+	readers    map[string]wardwatch.RFIDReader
+	pollID     map[string]int64
+	windowID   map[string]int64               // by Window.key()
+	scheduleID map[string]int64               // by Schedule.key(unit)
+	plans      map[string]wardwatch.FloorPlan // by floor name
 }
 
 func conflict(format string, args ...any) error {
@@ -131,7 +136,7 @@ func load(ctx context.Context, st Store) (*state, error) {
 		tagOwner: map[string]int64{}, unitID: map[string]int64{}, modbusID: map[string]int64{}, snmpID: map[string]int64{},
 		contactID: map[string]int64{}, users: map[string]wardwatch.User{}, parIDs: map[string]bool{},
 		readers: map[string]wardwatch.RFIDReader{}, pollID: map[string]int64{}, windowID: map[string]int64{},
-		plans: map[string]wardwatch.FloorPlan{}}
+		scheduleID: map[string]int64{}, plans: map[string]wardwatch.FloorPlan{}}
 
 	floors, err := st.Floors(ctx)
 	if err != nil {

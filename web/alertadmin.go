@@ -27,6 +27,9 @@ type AlertSettings interface {
 	AlertWindows(ctx context.Context) ([]alerts.Window, error)
 	SaveAlertWindow(ctx context.Context, w alerts.Window) (int64, error)
 	DeleteAlertWindow(ctx context.Context, id int64) error
+	UnitSchedules(ctx context.Context) ([]alerts.Schedule, error) // daily schedules, start times in the hospital's zone
+	SaveUnitSchedule(ctx context.Context, s alerts.Schedule) (int64, error)
+	DeleteUnitSchedule(ctx context.Context, id int64) error
 	Contacts(ctx context.Context) ([]alerts.Contact, error)
 	SaveContact(ctx context.Context, c alerts.Contact) (int64, error)
 	DeleteContact(ctx context.Context, id int64) error
@@ -497,6 +500,9 @@ type alertIndexRow struct {
 	Edited  bool
 	Rules   int
 	Windows int // active or upcoming
+	// Schedules summarises the unit's daily schedules ("Defrost daily at
+	// 02:00, 14:00 for 45m").
+	Schedules []string
 }
 
 type alertIndexView struct {
@@ -574,6 +580,11 @@ func (a *alertAdmin) handleIndex() http.Handler {
 			renderError(w, r, a.logger, fmt.Errorf("read alert windows: %w", err))
 			return
 		}
+		scheds, err := a.settings.UnitSchedules(ctx)
+		if err != nil {
+			renderError(w, r, a.logger, fmt.Errorf("read daily schedules: %w", err))
+			return
+		}
 		now := a.now()
 		labels := profileLabels()
 		v := alertIndexView{CanEdit: viewerFrom(ctx).can(permConfigure), HasUnits: a.devices != nil}
@@ -589,6 +600,7 @@ func (a *alertAdmin) handleIndex() http.Handler {
 					row.Windows++
 				}
 			}
+			row.Schedules = scheduleSummaries(scheds, u.ID)
 			v.Units = append(v.Units, row)
 		}
 		if v.CanEdit {
@@ -641,8 +653,12 @@ type alertUnitView struct {
 	Windows     []settingsWindowRow
 	WindowForm  settingsWindowForm
 	WindowError string
-	Notice      string
-	TZ          string
+	// The unit's daily schedules (schedules.go).
+	Schedules     []settingsScheduleRow
+	ScheduleForm  settingsScheduleForm
+	ScheduleError string
+	Notice        string
+	TZ            string
 }
 
 // unitView builds the unit page with rows as the rule table (nil: the
@@ -683,6 +699,9 @@ func (a *alertAdmin) unitView(ctx context.Context, u wardwatch.MonitoredUnit, ro
 	slices.SortFunc(v.Windows, func(x, y settingsWindowRow) int { return y.Window.Start.Compare(x.Window.Start) })
 	t := now.In(a.loc)
 	v.WindowForm = settingsWindowForm{Kind: string(alerts.SuppressMaintenance), Start: t.Format(datetimeLocal), End: t.Add(time.Hour).Format(datetimeLocal)}
+	if err := a.addSchedules(ctx, &v, now); err != nil {
+		return alertUnitView{}, err
+	}
 	return v, nil
 }
 
@@ -713,6 +732,10 @@ func (a *alertAdmin) handleUnit() http.Handler {
 			v.Notice = "Window added."
 		case "window-deleted":
 			v.Notice = "Window deleted."
+		case "schedule":
+			v.Notice = "Daily schedule added."
+		case "schedule-deleted":
+			v.Notice = "Daily schedule deleted."
 		}
 		a.renderUnit(w, r, http.StatusOK, v)
 	})

@@ -23,6 +23,7 @@ type fakeAlertSettings struct {
 	rules    map[int64][]alerts.Rule
 	policies alerts.Policies
 	windows  []alerts.Window
+	scheds   []alerts.Schedule // schedules_test.go
 	contacts []alerts.Contact
 	par      []alerts.PARLevel
 	nextID   int64

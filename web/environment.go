@@ -46,6 +46,10 @@ type envUnit struct {
 	Pressure *envPressure
 	Trend    envTrend
 	Links    envLinks
+	// Schedules are the unit's daily defrost and maintenance schedules in
+	// words ("Defrost scheduled 02:00, 14:00 for 45m · running until
+	// 14:45").
+	Schedules []string
 }
 
 // envStaleAfter is when a unit's value is shown as stale: two missed polls
@@ -207,6 +211,7 @@ type envDashboard struct {
 	src         EnvironmentSource
 	latest      func() []wardwatch.Reading
 	quarantined func(ctx context.Context) (map[int64][]alerts.Excursion, error)
+	schedules   func(ctx context.Context) ([]alerts.Schedule, error) // nil: none shown
 	now         func() time.Time
 	loc         *time.Location
 
@@ -238,6 +243,9 @@ func environmentHandler(cfg Config) http.Handler {
 	d.daily = d.records && cfg.Readings != nil && cfg.UnitSensors != nil
 	if cfg.Records != nil {
 		d.quarantined = quarantineSource(cfg.Records)
+	}
+	if cfg.AlertSettings != nil {
+		d.schedules = cfg.AlertSettings.UnitSchedules
 	}
 	return d
 }
@@ -282,6 +290,16 @@ func (d *envDashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		slices.SortStableFunc(eus, func(a, b envUnit) int {
 			return cmp.Compare(min(len(b.Quarantine), 1), min(len(a.Quarantine), 1))
 		})
+	}
+	if d.schedules != nil {
+		// The schedules are a hint: the page never fails for them.
+		if ss, err := d.schedules(ctx); err != nil {
+			d.logger.LogAttrs(ctx, slog.LevelError, "read daily schedules for environment page", slog.String("error", err.Error()))
+		} else {
+			for i := range eus {
+				eus[i].Schedules = envScheduleLines(ss, eus[i].Unit.ID, d.loc, now)
+			}
+		}
 	}
 	vw := viewerFrom(ctx)
 	d.addTrends(ctx, eus, now)
@@ -528,4 +546,22 @@ func pressureRelation(profile wardwatch.UnitProfile, r alerts.Range, v float64, 
 		ep.Status = "Out of range"
 	}
 	return ep
+}
+
+// envScheduleLines describes unit unitID's daily schedules for the
+// dashboard: "Defrost scheduled 02:00, 08:00, 14:00, 20:00 for 45m", with
+// "· running until 02:45" while one runs (times in loc).
+func envScheduleLines(ss []alerts.Schedule, unitID int64, loc *time.Location, now time.Time) []string {
+	var out []string
+	for _, s := range ss {
+		if s.UnitID != unitID {
+			continue
+		}
+		line := fmt.Sprintf("%s scheduled %s for %s", settingsWindowKind(s.Kind), alerts.FormatTimesOfDay(s.Times, ", "), scheduleDuration(s.Duration))
+		if until := scheduleRunsUntil(s, loc, now); until != "" {
+			line += " · running until " + until
+		}
+		out = append(out, line)
+	}
+	return out
 }

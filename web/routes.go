@@ -178,14 +178,17 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 	if cfg.AlertSettings != nil {
 		aa := &alertAdmin{logger: logger, store: cfg.Store, devices: cfg.Devices, settings: cfg.AlertSettings, audit: audit,
 			changed: cfg.AlertsChanged, loc: cfg.Location, now: cfg.Now}
-		// Facilities and biomed manage maintenance windows (site state);
-		// rules, escalation, contacts and PAR levels are admin-only.
+		// Facilities and biomed manage maintenance windows and daily
+		// schedules (site state, schedules.go); rules, escalation,
+		// contacts and PAR levels are admin-only.
 		mux.Handle("GET /admin/alerts", siteState(aa.handleIndex()))
 		mux.Handle("GET /admin/alerts/units/{id}", siteState(aa.handleUnit()))
 		mux.Handle("POST /admin/alerts/units/{id}", admin(aa.handleSaveRules()))
 		mux.Handle("POST /admin/alerts/units/{id}/reset", admin(aa.handleResetRules()))
 		mux.Handle("POST /admin/alerts/units/{id}/windows", siteState(aa.handleAddWindow()))
 		mux.Handle("POST /admin/alerts/windows/{wid}/delete", siteState(aa.handleDeleteWindow()))
+		mux.Handle("POST /admin/alerts/units/{id}/schedules", siteState(aa.handleAddSchedule()))
+		mux.Handle("POST /admin/alerts/schedules/{sid}/delete", siteState(aa.handleDeleteSchedule()))
 		mux.Handle("GET /admin/alerts/escalation", admin(aa.handleEscalation()))
 		mux.Handle("POST /admin/alerts/escalation", admin(aa.handleSaveEscalation()))
 		mux.Handle("POST /admin/alerts/contacts", admin(aa.handleSaveContact()))
@@ -315,7 +318,7 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 		}
 		if cfg.AlertSettings != nil {
 			// As on the pages: facilities and biomed manage maintenance
-			// windows; PAR levels, contacts and escalation are admin-only.
+			// windows and daily schedules; PAR levels, contacts and escalation are admin-only.
 			mux.Handle("GET /api/v1/par-levels", conf(a.handlePARLevels()))
 			mux.Handle("PUT /api/v1/par-levels/{id}", conf(a.handleSavePAR()))
 			mux.Handle("DELETE /api/v1/par-levels/{id}", conf(a.handleDeletePAR()))
@@ -328,6 +331,9 @@ func addRoutes(mux *http.ServeMux, cfg Config, sessions *sessionManager, throttl
 			mux.Handle("GET /api/v1/windows", state(a.handleWindows()))
 			mux.Handle("POST /api/v1/windows", state(a.handleAddWindow()))
 			mux.Handle("DELETE /api/v1/windows/{id}", state(a.handleDeleteWindow()))
+			mux.Handle("GET /api/v1/schedules", state(a.handleSchedules()))
+			mux.Handle("POST /api/v1/schedules", state(a.handleAddSchedule()))
+			mux.Handle("DELETE /api/v1/schedules/{id}", state(a.handleDeleteSchedule()))
 		}
 		// Devices (apidevices.go): RFID readers and HTTP poll targets, as on /admin/readers.
 		if cfg.Readers != nil {

@@ -140,8 +140,9 @@ type Config struct {
 	Now           func() time.Time
 
 	// AlertSettings keeps units' alarm rules, escalation policies,
-	// contacts, maintenance windows and PAR levels for the alert settings
-	// pages (/admin/alerts); nil hides them.
+	// contacts, maintenance windows, daily schedules and PAR levels for
+	// the alert settings pages (/admin/alerts); nil hides them. The
+	// environment dashboard lists the units' daily schedules from it.
 	AlertSettings AlertSettings
 	// AlertsChanged is called after every alert settings change so the
 	// alert service reloads at once; nil: nothing.

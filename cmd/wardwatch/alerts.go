@@ -35,6 +35,9 @@ type alertService struct {
 	now     func() time.Time
 	every   time.Duration
 	pumpCfg func() alerts.PumpConfig
+	// loc is the hospital's time zone (http.time_zone), in which daily
+	// schedules start; nil: UTC.
+	loc *time.Location
 
 	eval   *alerts.Evaluator
 	assets *alerts.AssetEvaluator
@@ -633,7 +636,7 @@ func (s *alertService) flush(ctx context.Context) {
 
 // reload configures the evaluators from the store: monitored units and
 // their rules, the Modbus channels that measure them, gateways, windows,
-// assets, PAR levels, pumps, contacts and escalation policies.
+// daily schedules (in s.loc), assets, PAR levels, pumps, contacts and escalation policies.
 func (s *alertService) reload(ctx context.Context, site tracker.Site, profile func(string) (modbus.Profile, bool)) error {
 	now := s.now()
 	units, err := s.store.Units(ctx)
@@ -652,7 +655,18 @@ func (s *alertService) reload(ctx context.Context, site tracker.Site, profile fu
 	if err != nil {
 		return fmt.Errorf("load maintenance windows: %w", err)
 	}
-	cfg := alerts.Config{Windows: windows}
+	schedules, err := s.store.UnitSchedules(ctx)
+	if err != nil {
+		return fmt.Errorf("load daily schedules: %w", err)
+	}
+	loc := s.loc
+	if loc == nil {
+		loc = time.UTC
+	}
+	for i := range schedules { // start times are the hospital's local times of day
+		schedules[i].Location = loc
+	}
+	cfg := alerts.Config{Windows: windows, Schedules: schedules}
 	for _, u := range units {
 		cfg.Units = append(cfg.Units, alerts.Unit{ID: u.ID, Name: u.Name, Profile: u.Profile, Rules: rules[u.ID]})
 	}

@@ -107,6 +107,7 @@ func newApp(ctx context.Context, cfg Config, store *sql.Store, logger *slog.Logg
 	if a.alerts, err = newAlertService(ctx, store, cfg.Alerts, cfg.Pumps.ApprovedLibraries(), logger.With("component", "alerts"), reg, a.now); err != nil {
 		return nil, err
 	}
+	a.alerts.loc = location(cfg.HTTP.TimeZone)
 	a.alerts.seedLastSeen(latest)
 	if influxStore != nil {
 		a.alerts.spoolFill = influxStore.SpoolFill

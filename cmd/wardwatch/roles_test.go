@@ -140,6 +140,8 @@ var routeRules = map[string]struct {
 	"POST /admin/alerts/units/{id}/reset":               {configure, "/admin/alerts/units/999999/reset"},
 	"POST /admin/alerts/units/{id}/windows":             {siteState, "/admin/alerts/units/999999/windows"},
 	"POST /admin/alerts/windows/{wid}/delete":           {siteState, "/admin/alerts/windows/999999/delete"},
+	"POST /admin/alerts/units/{id}/schedules":           {siteState, "/admin/alerts/units/999999/schedules"},
+	"POST /admin/alerts/schedules/{sid}/delete":         {siteState, "/admin/alerts/schedules/999999/delete"},
 	"GET /admin/alerts/escalation":                      {configure, "/admin/alerts/escalation"},
 	"POST /admin/alerts/escalation":                     {configure, "/admin/alerts/escalation"},
 	"POST /admin/alerts/contacts":                       {configure, "/admin/alerts/contacts"},
@@ -220,6 +222,9 @@ var routeRules = map[string]struct {
 	"GET /api/v1/windows":                               {siteState, "/api/v1/windows"},
 	"POST /api/v1/windows":                              {siteState, "/api/v1/windows"},
 	"DELETE /api/v1/windows/{id}":                       {siteState, "/api/v1/windows/999999"},
+	"GET /api/v1/schedules":                             {siteState, "/api/v1/schedules"},
+	"POST /api/v1/schedules":                            {siteState, "/api/v1/schedules"},
+	"DELETE /api/v1/schedules/{id}":                     {siteState, "/api/v1/schedules/999999"},
 	"GET /api/v1/floors/{id}/plan":                      {signedIn, "/api/v1/floors/1/plan"}, // admin actions (web/apiadmin.go) from here: "{}" bodies are refused or name nothing
 	"PUT /api/v1/floors/{id}/plan":                      {configure, "/api/v1/floors/999999/plan"},
 	"POST /api/v1/floors/{id}/scale":                    {configure, "/api/v1/floors/999999/scale"},
