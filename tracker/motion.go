@@ -30,6 +30,23 @@ import (
 // that moves no fix (several far links drifting together) is not a walk,
 // and a fix thrown across the room by a burst on one link is not either.
 //
+// A walk just started is not confirmed yet: the references of the spot
+// are kept (and no longer followed), and the links are compared with them
+// once more, this time by sign. A walk takes the tag nearer to some
+// gateways, so some links grow stronger than at the spot; a burst, a body
+// or a fade — what makes most false starts — only weakens links. The
+// standardised excess of the links that grew stronger (a one-sided χ²:
+// each term is half a χ² with one degree of freedom while the tag stays
+// put) feeds a second CUSUM: beyond motionConfirm the walk is confirmed;
+// if it stays below motionStop for motionRefQuiet in a row first, the
+// start was a fade and the tag is parked again at once, with its
+// references intact. A start within motionRefMature of the tag being
+// parked is not checked (its references, learnt from a sample or two, can
+// tell neither): it is neither confirmed nor taken back, as before this
+// check existed. Only a confirmed walk makes zone.go drop the long
+// dwell of a parked tag, so that a walker leaving a room changes room
+// after MinDwell without a parked tag's false start doing the same.
+//
 // A moving tag: the same test compares each link's last MotionWindow with
 // the MotionWindow before it (a trend test over two windows, which needs
 // no reference); once it has stayed within the noise (below motionStop)
@@ -45,17 +62,38 @@ const (
 	motionStopQuiet = 5 * time.Second  // a moving tag whose trend stays below motionStop this long is parked
 	motionScaleTau  = 2 * time.Minute  // time constant of a parked tag's noise scale
 	motionRefShare  = 1.0 / 16         // variance of a reference, as a share of one sample's
+
+	// A start is confirmed once the links that grew stronger than their
+	// references carry this much standardised excess over motionDrift,
+	// summed over seconds: of the order of motionStart, since it is the
+	// same kind of evidence, on about half the terms.
+	motionConfirm = 2.5
+	// A start whose links show no strengthening (one-sided excess below
+	// motionStop) for this long in a row was a fade: shorter than
+	// MotionWindow's default, since a fade is confined to the few samples
+	// of one window, and three fixes at the live runner's 500 ms step.
+	motionRefQuiet = 1500 * time.Millisecond
+	// A parked tag's references are trusted to check a start once it has
+	// been parked this long: the first ones come from a sample or two per
+	// link, and the slow average needs a good many more (motionRefShare
+	// assumes a reference worth sixteen samples: eight to sixteen seconds
+	// of one link at 1–2 Hz).
+	motionRefMature = 30 * time.Second
 )
 
 // motion is a tag's motion detector state.
 type motion struct {
 	set        bool    // the references have been initialised
 	moving     bool    // the verdict
+	confirming bool    // moving, and the start being checked against the spot's references
+	confirmed  bool    // moving, and the walk confirmed against the spot's references
+	refQuiet   float32 // ms in a row a start being checked has shown no strengthening
 	cusum      float32 // evidence of motion of a parked tag, standardised excess × seconds
 	scale      float32 // mean squared deviation of a parked tag's links, in the noise model's variances (0: 1)
 	last       int64   // unix ms of the previous run
 	quietSince int64   // unix ms since which the trend has been quiet (moving); 0: not quiet
 	since      int64   // unix ms of the latest stop (0: parked since first heard)
+	parkedAt   int64   // unix ms since which the tag has been parked (first heard, or the latest stop)
 }
 
 // detectMotion runs ts's motion detector at nowMs (unix ms), displaced
@@ -72,24 +110,23 @@ func (e *Engine) detectMotion(ts *tagState, nowMs int64, displaced bool) bool {
 
 	if !m.set {
 		e.resetReferences(ts, longCut)
-		*m = motion{set: true, last: nowMs}
+		*m = motion{set: true, last: nowMs, parkedAt: nowMs}
 		return false
 	}
 	dt := float64(max(nowMs-m.last, 0))
 	m.last = nowMs
 	alpha := min(dt/float64(motionRefTau.Milliseconds()), 1)
+	parked := !m.moving
+	// The references hold for a parked tag, and for a start being
+	// checked: its tag may still be at the spot.
+	useRef := parked || m.confirming
 
 	scale := float64(m.scale)
 	if scale == 0 {
 		scale = 1
 	}
-	var sum, raw float64
-	n := 0
-	add := func(z2 float64) {
-		raw += min(z2, 4)
-		sum += min(z2/scale, motionCap)
-		n++
-	}
+	var sumRef, rawRef, sumUp, sumTrend float64
+	nRef, nTrend := 0, 0
 	for i := range ts.links {
 		l := &ts.links[i]
 		g, ok := e.gateways[l.gateway]
@@ -106,24 +143,33 @@ func (e *Engine) detectMotion(ts *tagState, nowMs int64, displaced bool) bool {
 			floor, ok := e.sensitivity(g)
 			return ok && rssi < floor+sigma
 		}
-		if !m.moving {
-			if !l.refSet {
-				if el, ok := l.estimate(longCut, k); ok {
-					l.ref, l.refSet = float32(el.rssi), true
+		if useRef {
+			switch {
+			case !l.refSet:
+				if parked {
+					if el, ok := l.estimate(longCut, k); ok {
+						l.ref, l.refSet = float32(el.rssi), true
+					}
 				}
-				continue
+			case !weak(float64(l.ref)) && !weak(es.rssi):
+				d := es.rssi - float64(l.ref)
+				sd2 := v1/float64(es.n) + v1*motionRefShare
+				z2 := min(d*d/sd2/scale, motionCap)
+				rawRef += min(d*d/sd2, 4)
+				sumRef += z2
+				if d > 0 {
+					sumUp += z2
+				}
+				nRef++
+				if parked {
+					// Follow slow changes (a door closed, a gateway's drift) but
+					// not a burst: the step is clipped to two deviations.
+					lim := 2 * math.Sqrt(sd2)
+					l.ref += float32(alpha * min(max(d, -lim), lim))
+				}
 			}
-			ref := float64(l.ref)
-			if weak(ref) || weak(es.rssi) {
-				continue
-			}
-			d := es.rssi - ref
-			sd2 := v1/float64(es.n) + v1*motionRefShare
-			add(d * d / sd2)
-			// Follow slow changes (a door closed, a gateway's drift) but
-			// not a burst: the step is clipped to two deviations.
-			lim := 2 * math.Sqrt(sd2)
-			l.ref += float32(alpha * min(max(d, -lim), lim))
+		}
+		if parked {
 			continue
 		}
 		ep, ok := l.estimateBetween(ts.rel(nowMs-2*short), shortCut, k)
@@ -131,26 +177,57 @@ func (e *Engine) detectMotion(ts *tagState, nowMs int64, displaced bool) bool {
 			continue
 		}
 		d := es.rssi - ep.rssi
-		add(d * d / (v1/float64(es.n) + v1/float64(ep.n)))
+		sumTrend += min(d*d/(v1/float64(es.n)+v1/float64(ep.n))/scale, motionCap)
+		nTrend++
 	}
-	// The channel may be noisier than RSSINoise says (bursts, bodies,
-	// orientation): a parked tag learns by how much from its own links,
-	// so that its test keeps its false-alarm rate.
-	excess := 0.0
-	if n > 0 {
-		excess = (sum - float64(n)) / math.Sqrt(2*float64(n))
-		if !m.moving {
+
+	if parked {
+		// The channel may be noisier than RSSINoise says (bursts, bodies,
+		// orientation): a parked tag learns by how much from its own links,
+		// so that its test keeps its false-alarm rate.
+		excess := 0.0
+		if nRef > 0 {
+			excess = (sumRef - float64(nRef)) / math.Sqrt(2*float64(nRef))
 			a := min(dt/float64(motionScaleTau.Milliseconds()), 1)
-			scale += a * (raw/float64(n) - scale)
+			scale += a * (rawRef/float64(nRef) - scale)
 			m.scale = float32(min(max(scale, 0.7), 3))
 		}
-	}
-	if !m.moving {
 		m.cusum = float32(max(0, float64(m.cusum)+(excess-motionDrift)*dt/1000))
 		if float64(m.cusum) > motionStart && displaced {
-			m.moving, m.cusum, m.quietSince = true, 0, 0
+			m.moving, m.confirmed, m.cusum, m.refQuiet, m.quietSince = true, false, 0, 0, 0
+			// References learnt over less than motionRefMature (the first
+			// ones come from a sample or two) cannot tell a walk from a
+			// fade: such a start is neither confirmed nor taken back.
+			m.confirming = nowMs-m.parkedAt >= motionRefMature.Milliseconds()
 		}
 		return m.moving
+	}
+	if m.confirming {
+		// Half a χ² with one degree of freedom per link: mean 1/2,
+		// variance 5/4.
+		up := 0.0
+		if nRef > 0 {
+			up = (sumUp - 0.5*float64(nRef)) / math.Sqrt(1.25*float64(nRef))
+		}
+		m.cusum = float32(max(0, float64(m.cusum)+(up-motionDrift)*dt/1000))
+		switch {
+		case float64(m.cusum) > motionConfirm:
+			m.confirmed, m.confirming, m.cusum = true, false, 0
+		case up < motionStop:
+			m.refQuiet += float32(dt)
+			if float64(m.refQuiet) >= float64(motionRefQuiet.Milliseconds()) {
+				// A fade, not a walk: parked again at the same spot,
+				// its references and its settled time untouched.
+				m.moving, m.confirming, m.cusum, m.refQuiet = false, false, 0, 0
+				return false
+			}
+		default:
+			m.refQuiet = 0
+		}
+	}
+	excess := 0.0
+	if nTrend > 0 {
+		excess = (sumTrend - float64(nTrend)) / math.Sqrt(2*float64(nTrend))
 	}
 	switch {
 	case excess >= motionStop:
@@ -158,8 +235,8 @@ func (e *Engine) detectMotion(ts *tagState, nowMs int64, displaced bool) bool {
 	case m.quietSince == 0:
 		m.quietSince = nowMs
 	case nowMs-m.quietSince >= motionStopQuiet.Milliseconds():
-		m.moving = false
-		m.since = nowMs
+		m.moving, m.confirmed, m.confirming, m.cusum = false, false, false, 0
+		m.since, m.parkedAt = nowMs, nowMs
 		e.resetReferences(ts, longCut)
 	}
 	return m.moving

@@ -14,7 +14,8 @@ import (
 // gateways 10 m apart, all heard) the detector is wrong about the parked
 // tag for a large share of the fixes, and slow to park the tag again
 // (docs/ACCURACY.md); the zone decision does not rely on it alone (see
-// decideZone).
+// decideZone). What the zone decision does rely on is a confirmed walk:
+// that must come soon after the start, and be rare on the parked tag.
 func TestMotionDetector(t *testing.T) {
 	site := benchSite(1)
 	tag := site.Tags[0].ID
@@ -37,18 +38,25 @@ func TestMotionDetector(t *testing.T) {
 		}
 		return wardwatch.Point{X: start.X + 18, Y: start.Y}
 	}
-	var falseMoving, runs int
-	startedAt, stoppedAt := -1.0, -1.0
+	var falseMoving, falseConfirmed, runs int
+	startedAt, confirmedAt, stoppedAt := -1.0, -1.0, -1.0
 	for i := 0; i < 2*200; i++ {
 		sec := float64(i) / 2
 		hearAt(t, e, site, tag, path(sec), sec, noise)
 		e.Update(at(sec + 0.25))
 		moving := e.tags[tag].motion.moving
+		confirmed := moving && e.tags[tag].motion.confirmed
+		if sec >= 120 && sec < 135 && confirmed && confirmedAt < 0 {
+			confirmedAt = sec
+		}
 		switch {
 		case sec < 120:
 			runs++
 			if moving {
 				falseMoving++
+			}
+			if confirmed {
+				falseConfirmed++
 			}
 		case sec < 135 && moving && startedAt < 0:
 			startedAt = sec
@@ -56,8 +64,15 @@ func TestMotionDetector(t *testing.T) {
 			stoppedAt = sec
 		}
 	}
-	t.Logf("parked tag judged moving on %d of %d fixes; stop at 135 s detected at %v s", falseMoving, runs, stoppedAt)
+	t.Logf("parked tag judged moving on %d of %d fixes (a confirmed walk on %d); walk from 120 s started at %v s, confirmed at %v s; stop at 135 s detected at %v s",
+		falseMoving, runs, falseConfirmed, startedAt, confirmedAt, stoppedAt)
 	if startedAt < 0 || startedAt-120 > 5 {
 		t.Errorf("walk from 120 s detected at %v s, want within 5 s", startedAt)
+	}
+	if confirmedAt < 0 || confirmedAt-120 > 8 {
+		t.Errorf("walk from 120 s confirmed at %v s, want within 8 s", confirmedAt)
+	}
+	if falseConfirmed > runs/10 {
+		t.Errorf("parked tag judged on a confirmed walk on %d of %d fixes, want at most a tenth", falseConfirmed, runs)
 	}
 }

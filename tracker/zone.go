@@ -185,8 +185,11 @@ func (e *Engine) observedZone(cur *zoneInfo, floorID int64, p wardwatch.Point) i
 // there; a fix back in the current zone cancels the candidate. A settled
 // tag (see settled) must hold it for StationaryDwell instead: a parked
 // pump has no reason to change rooms, and its position wandering across a
-// wall is noise. The change's
-// Time is when the candidate was first seen, the moment the tag entered.
+// wall is noise. A tag that is not settled and moves on from a corridor
+// candidate to another zone keeps the candidate's clock (a walker may
+// cross a corridor in less than MinDwell). The change's Time is when the
+// candidate was first seen, the moment the tag entered (or, through a
+// corridor, left its zone).
 func (e *Engine) decideZone(ts *tagState, pos *wardwatch.Position, anchor int64) (wardwatch.ZoneChange, bool) {
 	t := pos.Time.UnixNano()
 	var zc wardwatch.ZoneChange
@@ -224,6 +227,14 @@ func (e *Engine) decideZone(ts *tagState, pos *wardwatch.Position, anchor int64)
 		// walker that just stopped gets the short dwell for settleTime, as
 		// it may still be near a door.
 		settled = true
+	} else if m.set && m.moving && m.confirmed {
+		// The detector has confirmed a walk (links grown stronger than at
+		// the spot, not only faded): the tag has left its spot, whatever
+		// the position judge, which watches a still model that stayed
+		// pinned at the spot until the walk was found (imm.parked) and
+		// would keep the tag settled for seconds more. A walker leaving
+		// its room then changes room after MinDwell, not StationaryDwell.
+		settled = false
 	}
 
 	cur := e.zones.byID[ts.zoneID]
@@ -241,6 +252,12 @@ func (e *Engine) decideZone(ts *tagState, pos *wardwatch.Position, anchor int64)
 		switch {
 		case obs == ts.zoneID:
 			ts.candSet = false
+		case ts.candSet && ts.cand != obs && !settled && e.passage(ts.cand):
+			// A walker crossing a corridor from one room to another
+			// may spend less than MinDwell in it: the candidate's clock
+			// keeps running from when it left its zone, and the room it
+			// walks into takes over as the candidate.
+			ts.cand = obs
 		case !ts.candSet || ts.cand != obs:
 			ts.cand, ts.candSince, ts.candSet = obs, t, true
 		}
@@ -254,6 +271,13 @@ func (e *Engine) decideZone(ts *tagState, pos *wardwatch.Position, anchor int64)
 	}
 	pos.ZoneID = ts.zoneID
 	return zc, changed
+}
+
+// passage reports whether zone id is one a tag walks through rather than
+// stays in (a corridor).
+func (e *Engine) passage(id int64) bool {
+	z := e.zones.byID[id]
+	return z != nil && z.kind == wardwatch.ZoneCorridor
 }
 
 // anchorZone is the zone a room anchor puts the tag in, or nil: the

@@ -2,6 +2,7 @@ package tracker
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -244,5 +245,44 @@ func TestPullInto(t *testing.T) {
 		if floorDistance(got, tt.want) > 1e-6 {
 			t.Errorf("pullInto(%v toward %v) = %v, want %v", tt.p, tt.inside, got, tt.want)
 		}
+	}
+}
+
+// TestCorridorPassage: a walker crossing a corridor narrower than
+// MinDwell's worth of walking, from room A into room B, changes room once,
+// MinDwell after it left A, and the change is dated when it left; a fix
+// out in a room, though, does not carry a corridor candidate's clock.
+func TestCorridorPassage(t *testing.T) {
+	site := Site{
+		Floors: []wardwatch.Floor{{ID: 1, Width: 22, Height: 10}},
+		Zones: []wardwatch.Zone{
+			{ID: 101, FloorID: 1, Name: "A", Kind: wardwatch.ZoneRoom, Polygon: floorplan.Rectangle(0, 0, 10, 10)},
+			{ID: 102, FloorID: 1, Name: "B", Kind: wardwatch.ZoneRoom, Polygon: floorplan.Rectangle(12, 0, 10, 10)},
+			{ID: 103, FloorID: 1, Name: "C", Kind: wardwatch.ZoneCorridor, Polygon: floorplan.Rectangle(10, 0, 2, 10)},
+		},
+		Gateways: []wardwatch.Gateway{gw('A', 1, 5, 5), gw('B', 1, 17, 5), gw('C', 1, 11, 5)},
+		Tags:     []wardwatch.Tag{{ID: "t", AssetID: 9}, {ID: "u", AssetID: 10}},
+	}
+	for _, tc := range []struct {
+		name, path string
+		corridor   bool
+		want       []change
+		zones      string
+	}{
+		{"through the corridor", "AAAACBBBB", true, []change{{0, 101, 0}, {101, 102, 4}}, "AAAAAABBB"},
+		{"through a room", "AAAACBBBB", false, []change{{0, 101, 0}, {101, 102, 5}}, "AAAAAAABB"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := site
+			if !tc.corridor {
+				s.Zones = slices.Clone(site.Zones)
+				s.Zones[2].Kind = wardwatch.ZoneRoom
+			}
+			e := newEngine(Config{}, s)
+			zcs, zones := zoneWalk(t, e, "t", 0, tc.path, wardwatch.StateMoving)
+			if got := changesOf(zcs); !slices.Equal(got, tc.want) || zones != tc.zones {
+				t.Errorf("changes %v, zones %s; want %v, %s", got, zones, tc.want, tc.zones)
+			}
+		})
 	}
 }
