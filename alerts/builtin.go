@@ -15,6 +15,11 @@ const (
 	RuleCalibrationDue     = "calibration_due"
 	RuleCalibrationExpired = "calibration_expired"
 
+	// Tag battery rules (TagRules): threshold rules judged on assets'
+	// tags, their alerts about the asset.
+	RuleTagBatteryLow        = "tag_battery_low"         // volts
+	RuleTagBatteryPercentLow = "tag_battery_percent_low" // percent
+
 	RuleAssetMissing  = "asset_missing"
 	RulePARCleanLow   = "par_clean_low"
 	RulePARSoiledHigh = "par_soiled_high"

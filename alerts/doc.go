@@ -12,7 +12,8 @@
 //   - Evaluators turn observations into condition changes (Change): the
 //     Evaluator judges sensor readings (cold chain, HVAC, doors) and
 //     equipment health (silent sensors, offline gateways, batteries,
-//     calibration); the AssetEvaluator judges positions and zone changes
+//     calibration) and the batteries of assets' tags (TagRules, alerts about
+//     the asset); the AssetEvaluator judges positions and zone changes
 //     (geofences, missing assets, PAR levels, PM dates, status automation);
 //     the PumpEvaluator judges infusion-pump states. The Evaluator also keeps
 //     excursion records (Excursion).
@@ -27,8 +28,8 @@
 // Delay semantics, stated once: a rule's condition is judged on each reading,
 // and a reading's value stands until the next reading of its metric while
 // the sensor keeps reporting; it stops standing when the sensor falls silent
-// for longer than its silence threshold (2 intervals, at most 30 min), and a
-// silence breaks a continuous run. A continuous delay raises when
+// for longer than its silence threshold (2 intervals, at most 30 min; 4 h for
+// an asset's tag, DefaultTagHold), and a silence breaks a continuous run. A continuous delay raises when
 // the condition has held without a break for the delay; a cumulative delay
 // raises when the time the condition held within the rolling window reaches
 // the delay. An active alert clears only when the value is back inside the

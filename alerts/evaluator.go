@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -19,6 +20,13 @@ const (
 	// DefaultCalibrationWarn is how far ahead a calibration due date
 	// warns.
 	DefaultCalibrationWarn = 30 * 24 * time.Hour
+	// DefaultTagHold is how long a tag's battery reading stands without a
+	// newer one. It is shorter than the tag rules' delays, so one low
+	// reading followed by silence never raises: a tag must keep reading
+	// low, heard at least every 4 h, for the whole delay. Longer silences
+	// start the delay again (an asset out of coverage is the missing
+	// rule's business).
+	DefaultTagHold = 4 * time.Hour
 )
 
 // Sensor is a sensor the Evaluator judges.
@@ -39,6 +47,18 @@ type Sensor struct {
 	// LastSeen, when known (from the store after a restart), is when the
 	// sensor last reported; zero starts its silence clock at configuration.
 	LastSeen time.Time
+}
+
+// Tag is a tracked asset's BLE tag whose battery the Evaluator judges
+// (Eddystone-TLM battery volts, or a vendor's battery percent). Its readings
+// carry the tag's ID as their SensorID. A tag is judged by the tag rules only
+// (TagRules): no equipment rules, no silence, fault or calibration alerts.
+// Its alerts are about the asset (SubjectAsset): one alert per rule and
+// asset, active while any of the asset's tags meets the rule.
+type Tag struct {
+	ID        string // wardwatch.Tag.ID, the readings' SensorID
+	AssetID   int64
+	AssetName string // as users read it; "" shows "Asset <id>"
 }
 
 // Unit is a monitored unit (fridge, freezer, room) the Evaluator judges.
@@ -97,6 +117,10 @@ type Config struct {
 	// EquipmentRules are judged on every sensor; nil means
 	// EquipmentRules().
 	EquipmentRules []Rule
+	// Tags are the assets' tags; their IDs must differ from the sensors'.
+	Tags []Tag
+	// TagRules are judged on every tag; nil means TagRules().
+	TagRules []Rule
 	// Builtins replace built-in rule descriptors by ID (priority, team,
 	// name).
 	Builtins []Rule
@@ -132,19 +156,25 @@ func (o Output) Empty() bool {
 
 // Evaluator judges sensor readings against their units' threshold rules and
 // watches the sensors' health: silence, physically impossible readings, low
-// battery, calibration, and their gateways and devices going offline. It
-// keeps excursion records for the units' ranges. It is safe for concurrent
-// use; every method takes the time it acts at.
+// battery, calibration, and their gateways and devices going offline; and it
+// judges the batteries of assets' tags (Tag, TagRules). It keeps excursion
+// records for the units' ranges. It is safe for concurrent use; every method
+// takes the time it acts at.
 type Evaluator struct {
 	mu sync.Mutex
 
-	units       map[int64]*unitConf
-	sensors     map[string]*sensorState
-	order       []*sensorState // by ID, for deterministic output
-	parents     map[Subject]*parentState
-	windows     []Window
-	schedules   []Schedule
-	equipment   []Rule
+	units     map[int64]*unitConf
+	sensors   map[string]*sensorState
+	order     []*sensorState // by ID, for deterministic output
+	parents   map[Subject]*parentState
+	windows   []Window
+	schedules []Schedule
+	equipment []Rule
+	tagRules  []Rule
+	// tagLow holds, per tag alert (rule and asset), the tags whose track
+	// is active: the asset's alert raises with the first and clears with
+	// the last.
+	tagLow      map[Key]map[string]bool
 	builtins    builtins
 	silentAfter time.Duration
 	calWarn     time.Duration
@@ -174,6 +204,7 @@ type flag struct {
 type sensorState struct {
 	Sensor
 	unit     *unitConf
+	tag      *Tag          // set for an asset's tag
 	hold     time.Duration // silence threshold
 	baseline time.Time     // start of the silence clock (configuration or LastSeen)
 	lastSeen time.Time     // latest reading of any metric
@@ -194,7 +225,8 @@ type sample struct {
 
 // NewEvaluator returns an Evaluator judging cfg from now on.
 func NewEvaluator(cfg Config, now time.Time) (*Evaluator, error) {
-	e := &Evaluator{sensors: make(map[string]*sensorState), parents: make(map[Subject]*parentState)}
+	e := &Evaluator{sensors: make(map[string]*sensorState), parents: make(map[Subject]*parentState),
+		tagLow: make(map[Key]map[string]bool)}
 	if _, err := e.Configure(cfg, now); err != nil {
 		return nil, err
 	}
@@ -227,6 +259,13 @@ func (e *Evaluator) Configure(cfg Config, now time.Time) (Output, error) {
 	if err := validRuleSet(equipment); err != nil {
 		return Output{}, err
 	}
+	tagRules := cfg.TagRules
+	if tagRules == nil {
+		tagRules = TagRules()
+	}
+	if err := validRuleSet(tagRules); err != nil {
+		return Output{}, err
+	}
 	if err := validWindows(cfg.Windows, cfg.Schedules, units); err != nil {
 		return Output{}, err
 	}
@@ -253,11 +292,22 @@ func (e *Evaluator) Configure(cfg Config, now time.Time) (Output, error) {
 		}
 		seen[s.ID] = true
 	}
+	for _, tg := range cfg.Tags {
+		switch {
+		case tg.ID == "":
+			return Output{}, wardwatch.Errorf(wardwatch.EINVALID, "A tag needs an ID.")
+		case seen[tg.ID]:
+			return Output{}, wardwatch.Errorf(wardwatch.EINVALID, "Tag %q is listed twice or is also a sensor.", tg.ID)
+		case tg.AssetID <= 0:
+			return Output{}, wardwatch.Errorf(wardwatch.EINVALID, "Tag %q needs its asset.", tg.ID)
+		}
+		seen[tg.ID] = true
+	}
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var out Output
-	e.units, e.builtins, e.equipment = units, b, equipment
+	e.units, e.builtins, e.equipment, e.tagRules = units, b, equipment, tagRules
 	e.windows, e.schedules = slices.Clone(cfg.Windows), slices.Clone(cfg.Schedules)
 	e.silentAfter, e.calWarn = silentAfter, calWarn
 	for _, p := range cfg.Parents {
@@ -266,13 +316,20 @@ func (e *Evaluator) Configure(cfg Config, now time.Time) (Output, error) {
 	}
 
 	old := e.sensors
-	e.sensors = make(map[string]*sensorState, len(cfg.Sensors))
+	e.sensors = make(map[string]*sensorState, len(cfg.Sensors)+len(cfg.Tags))
 	e.order = e.order[:0]
+	fresh := func(baseline time.Time) *sensorState {
+		return &sensorState{baseline: baseline, last: make(map[wardwatch.Metric]time.Time),
+			hist: make(map[wardwatch.Metric][]sample), faulty: make(map[wardwatch.Metric]bool)}
+	}
+	var moved []*sensorState // tags bound to another asset, sensors become tags and back
 	for _, s := range cfg.Sensors {
 		st := old[s.ID]
+		if st != nil && st.tag != nil {
+			moved, st = append(moved, st), nil
+		}
 		if st == nil {
-			st = &sensorState{baseline: now, last: make(map[wardwatch.Metric]time.Time),
-				hist: make(map[wardwatch.Metric][]sample), faulty: make(map[wardwatch.Metric]bool)}
+			st = fresh(now)
 			if !s.LastSeen.IsZero() {
 				st.baseline = s.LastSeen
 			}
@@ -286,6 +343,22 @@ func (e *Evaluator) Configure(cfg Config, now time.Time) (Output, error) {
 		e.sensors[s.ID] = st
 		e.order = append(e.order, st)
 	}
+	for _, tg := range cfg.Tags {
+		st := old[tg.ID]
+		if st != nil && (st.tag == nil || st.tag.AssetID != tg.AssetID) {
+			moved, st = append(moved, st), nil
+		}
+		if st == nil {
+			st = fresh(now)
+		}
+		delete(old, tg.ID)
+		tag := tg
+		st.Sensor = Sensor{ID: tg.ID, Name: "tag " + tg.ID}
+		st.tag, st.unit, st.hold = &tag, nil, DefaultTagHold
+		e.rebuildTracks(st, now, &out)
+		e.sensors[tg.ID] = st
+		e.order = append(e.order, st)
+	}
 	slices.SortFunc(e.order, func(a, b *sensorState) int {
 		if a.ID < b.ID {
 			return -1
@@ -294,8 +367,9 @@ func (e *Evaluator) Configure(cfg Config, now time.Time) (Output, error) {
 		}
 		return 0
 	})
-	// Sensors no longer configured: clear what they had raised.
-	var gone []*sensorState
+	// Sensors and tags no longer configured (or a tag now on another
+	// asset): clear what they had raised.
+	gone := moved
 	for _, st := range old {
 		gone = append(gone, st)
 	}
@@ -308,7 +382,11 @@ func (e *Evaluator) Configure(cfg Config, now time.Time) (Output, error) {
 	for _, st := range gone {
 		for _, tr := range st.tracks {
 			if tr.active {
-				e.clearTrack(tr, now, "sensor removed from monitoring", &out)
+				why := "sensor removed from monitoring"
+				if st.tag != nil {
+					why = "tag removed from the asset"
+				}
+				e.clearTrack(tr, now, why, &out)
 			}
 		}
 		for _, f := range []struct {
@@ -425,10 +503,17 @@ func validWindows(ws []Window, ss []Schedule, units map[int64]*unitConf) error {
 // the state of unchanged rules and clearing alerts of dropped ones.
 func (e *Evaluator) rebuildTracks(st *sensorState, now time.Time, out *Output) {
 	var rules []Rule
-	if st.unit != nil {
+	subject := Subject{Kind: SubjectSensor, ID: st.ID}
+	switch {
+	case st.tag != nil:
+		rules = e.tagRules
+		subject = Subject{Kind: SubjectAsset, ID: strconv.FormatInt(st.tag.AssetID, 10)}
+	case st.unit != nil:
 		rules = append(rules, st.unit.rules...)
+		fallthrough
+	default:
+		rules = append(rules, e.equipment...)
 	}
-	rules = append(rules, e.equipment...)
 	old := make(map[string]*track, len(st.tracks))
 	for _, tr := range st.tracks {
 		old[tr.rule.ID] = tr
@@ -440,8 +525,7 @@ func (e *Evaluator) rebuildTracks(st *sensorState, now time.Time, out *Output) {
 			st.tracks = append(st.tracks, tr)
 			continue
 		}
-		st.tracks = append(st.tracks, &track{rule: r, sensor: st,
-			key: Key{Rule: r.ID, Subject: Subject{Kind: SubjectSensor, ID: st.ID}}})
+		st.tracks = append(st.tracks, &track{rule: r, sensor: st, key: Key{Rule: r.ID, Subject: subject}})
 	}
 	// What is left was removed or changed: clear its alerts.
 	ids := make([]string, 0, len(old))
@@ -551,6 +635,9 @@ func (e *Evaluator) Observe(r wardwatch.Reading) (Output, error) {
 		e.clearFlag(st, &st.silent, RuleSensorSilent, t, "sensor reporting again", &out)
 	}
 
+	if !plausible(r.Metric, r.Value) && st.tag != nil {
+		return out, nil // a tag raises no fault alert: the value is not judged
+	}
 	if !plausible(r.Metric, r.Value) {
 		st.faulty[r.Metric] = true
 		if !st.fault.active {
@@ -651,6 +738,9 @@ func (st *sensorState) brokeSince(from time.Time) bool {
 }
 
 func (st *sensorState) label() string {
+	if st.tag != nil {
+		return st.tag.name() + " — tag " + st.ID
+	}
 	name := st.Name
 	if name == "" {
 		name = st.ID
@@ -710,6 +800,9 @@ func (e *Evaluator) Tick(now time.Time) Output {
 	for _, st := range e.order {
 		for _, tr := range st.tracks {
 			e.advance(tr, now, &out)
+		}
+		if st.tag != nil {
+			continue // no silence, calibration or suppression for tags
 		}
 		e.checkSilence(st, now, &out)
 		e.checkCalibration(st, now, &out)

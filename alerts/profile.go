@@ -355,7 +355,8 @@ func isolation(rules []Rule, o ProfileOptions) []Rule {
 }
 
 // EquipmentRules are the threshold rules every sensor is judged by,
-// whatever its unit: a tag's or logger's low battery. The 20 % limit with a
+// whatever its unit: a logger's low battery. Assets' tags are judged by
+// TagRules instead. The 20 % limit with a
 // 60-min delay (cold batteries read low for a while after a door opening)
 // is a proposal.
 func EquipmentRules() []Rule {
@@ -363,5 +364,49 @@ func EquipmentRules() []Rule {
 		ID: RuleBatteryLow, Name: "Battery low (below 20 %)", Category: CategoryEquipment, Priority: PriorityMedium,
 		Metric: wardwatch.MetricBatteryPercent, Condition: Below, Limit: 20, Delay: time.Hour,
 		Deadband: 5, MinClear: 10 * time.Minute,
+	}}
+}
+
+// Defaults of the tag battery rules (TagRules; proposals, not from a
+// standard). Asset tags run on lithium–manganese-dioxide coin cells (CR2032
+// about 225 mAh, CR2477 about 1000 mAh, 3 V nominal): they read 2.9–3.2 V
+// through most of their life, fall steeply past a knee near 2.7 V, and are
+// rated to a 2.0 V end point, about where a tag's radio browns out during
+// its transmit pulse. Below 2.5 V a few percent of the capacity is left:
+// weeks for a tag averaging tens of µA, days for a fast-advertising one. An
+// aged cell's internal resistance makes the voltage dip 0.1–0.3 V during
+// radio bursts, and cold (a cart parked in a cold store) lowers it for
+// hours, so the rule wants 24 h of low readings with no good one between,
+// and clears only at 2.8 V held for an hour: a fresh cell reads 3.0 V or
+// more at once, a tired cell warming up does not.
+const (
+	TagBatteryLowVolts     = 2.5            // V
+	TagBatteryVoltDeadband = 0.3            // V: clears at 2.8 V
+	TagBatteryDelay        = 24 * time.Hour // continuous
+	TagBatteryMinClear     = time.Hour
+	// Tags reporting a percentage: vendors map volts to percent in their
+	// own ways (many linearly from 2.0 to 3.0 V, putting 20 % near 2.2 V,
+	// days from the end), so the delay is shorter.
+	TagBatteryLowPercent      = 20.0          // %
+	TagBatteryPercentDeadband = 10.0          // %: clears at 30 %
+	TagBatteryPercentDelay    = 6 * time.Hour // continuous
+)
+
+// TagRules are the threshold rules every asset tag is judged by: its
+// battery voltage (Eddystone-TLM) below TagBatteryLowVolts, or the battery
+// percentage some vendors report below TagBatteryLowPercent. Both are
+// medium priority (domain-requirements §3 defaults: low battery) and go to
+// biomed, who change the batteries of tracked equipment.
+func TagRules() []Rule {
+	return []Rule{{
+		ID: RuleTagBatteryLow, Name: "Tag battery low (below " + strconv.FormatFloat(TagBatteryLowVolts, 'f', 1, 64) + " V)",
+		Category: CategoryEquipment, Priority: PriorityMedium, Team: TeamBiomed,
+		Metric: wardwatch.MetricBatteryVoltage, Condition: Below, Limit: TagBatteryLowVolts, Delay: TagBatteryDelay,
+		Deadband: TagBatteryVoltDeadband, MinClear: TagBatteryMinClear,
+	}, {
+		ID: RuleTagBatteryPercentLow, Name: "Tag battery low (below " + strconv.FormatFloat(TagBatteryLowPercent, 'f', 0, 64) + " %)",
+		Category: CategoryEquipment, Priority: PriorityMedium, Team: TeamBiomed,
+		Metric: wardwatch.MetricBatteryPercent, Condition: Below, Limit: TagBatteryLowPercent, Delay: TagBatteryPercentDelay,
+		Deadband: TagBatteryPercentDeadband, MinClear: TagBatteryMinClear,
 	}}
 }

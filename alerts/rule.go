@@ -465,8 +465,11 @@ type Change struct {
 	Suppression Suppression
 }
 
-// unitText formats v in m's unit: "8.4 °C", "-3.1 Pa", "1".
+// unitText formats v in m's unit: "8.4 °C", "-3.1 Pa", "2.45 V", "1".
 func unitText(m wardwatch.Metric, v float64) string {
+	if m == wardwatch.MetricBatteryVoltage { // a coin cell's 0.1 V is most of its life
+		return fmt.Sprintf("%.2f V", v)
+	}
 	if u := m.Unit(); u != "" {
 		return fmt.Sprintf("%.1f %s", v, u)
 	}

@@ -111,8 +111,11 @@ func (e *Evaluator) apply(tr *track, t time.Time, v float64, out *Output) {
 		return
 	}
 
-	// Active: extremes run on; the alert clears after MinClear in the clear
-	// zone.
+	// Active: extremes run on (from this value when none is known: a
+	// resumed tag alert); the alert clears after MinClear in the clear zone.
+	if math.IsNaN(tr.peak) {
+		tr.peak, tr.trough = v, v
+	}
 	tr.peak, tr.trough = math.Max(tr.peak, v), math.Min(tr.trough, v)
 	if !tr.rule.cleared(v) {
 		tr.clearSince = time.Time{}
@@ -198,6 +201,9 @@ func (e *Evaluator) raiseTrack(tr *track, at time.Time, out *Output) {
 	tr.clearSince = time.Time{}
 	tr.suppression = e.suppressionFor(st, tr.rule, at)
 	r := tr.rule
+	if st.tag != nil && !e.tagRaised(tr) {
+		return // the asset's alert is active already, raised by another of its tags
+	}
 	var msg string
 	switch {
 	case r.Delay == 0:
@@ -226,17 +232,25 @@ func (e *Evaluator) raiseTrack(tr *track, at time.Time, out *Output) {
 func (e *Evaluator) clearTrack(tr *track, at time.Time, why string, out *Output) {
 	st := tr.sensor
 	r := tr.rule
-	msg := fmt.Sprintf("%s: %s cleared (now %s)", st.label(), r.Name, unitText(r.Metric, tr.lastV))
-	if why != "" {
-		msg = fmt.Sprintf("%s: %s cleared: %s", st.label(), r.Name, why)
+	if st.tag == nil || e.tagCleared(tr) { // a tag: the last of the asset's tags to clear
+		msg := fmt.Sprintf("%s: %s cleared (now %s)", st.label(), r.Name, unitText(r.Metric, tr.lastV))
+		if !tr.have {
+			msg = fmt.Sprintf("%s: %s cleared", st.label(), r.Name)
+		}
+		if why != "" {
+			msg = fmt.Sprintf("%s: %s cleared: %s", st.label(), r.Name, why)
+		}
+		since := tr.clearSince
+		if since.IsZero() {
+			since = at
+		}
+		c := e.change(ChangeClear, r, st, tr.key, at, since, msg)
+		c.Value, c.Peak, c.Trough = tr.lastV, tr.peak, tr.trough
+		if !tr.have {
+			c.Value = math.NaN()
+		}
+		out.Changes = append(out.Changes, c)
 	}
-	since := tr.clearSince
-	if since.IsZero() {
-		since = at
-	}
-	c := e.change(ChangeClear, r, st, tr.key, at, since, msg)
-	c.Value, c.Peak, c.Trough = tr.lastV, tr.peak, tr.trough
-	out.Changes = append(out.Changes, c)
 	tr.active = false
 	tr.suppression = Suppression{}
 	tr.clearSince, tr.since = time.Time{}, time.Time{}
@@ -254,7 +268,14 @@ func (e *Evaluator) change(typ ChangeType, r Rule, st *sensorState, key Key, at,
 			team = st.unit.team
 		}
 	}
-	return newChange(typ, r, key, team, unitID, st.label(), at, since, msg)
+	name := st.label()
+	if st.tag != nil {
+		name = st.tag.name()
+		if team == "" {
+			team = TeamBiomed
+		}
+	}
+	return newChange(typ, r, key, team, unitID, name, at, since, msg)
 }
 
 // fmtDuration prints d the way staff say it: "90 s", "15 min", "1 h 30 min",

@@ -635,8 +635,11 @@ func (s *alertService) flush(ctx context.Context) {
 }
 
 // reload configures the evaluators from the store: monitored units and
-// their rules, the Modbus channels that measure them, gateways, windows,
-// daily schedules (in s.loc), assets, PAR levels, pumps, contacts and escalation policies.
+// their rules, the Modbus channels that measure them, the site's tags (bound
+// to their assets for the tag battery rules), gateways, windows, daily
+// schedules (in s.loc), assets, PAR levels, pumps, contacts and escalation
+// policies. It runs at start and after every change of the site (tags
+// added, moved or removed) or the alert settings.
 func (s *alertService) reload(ctx context.Context, site tracker.Site, profile func(string) (modbus.Profile, bool)) error {
 	now := s.now()
 	units, err := s.store.Units(ctx)
@@ -692,16 +695,17 @@ func (s *alertService) reload(ctx context.Context, site tracker.Site, profile fu
 	for _, g := range site.Gateways {
 		cfg.Parents = append(cfg.Parents, alerts.Parent{Subject: alerts.Subject{Kind: alerts.SubjectGateway, ID: strconv.FormatInt(g.ID, 10)}, Name: g.Name})
 	}
+	assets, err := s.store.Assets(ctx)
+	if err != nil {
+		return fmt.Errorf("load assets: %w", err)
+	}
+	cfg.Tags = s.tagsOf(site.Tags, assets, cfg.Sensors)
 	out, err := s.eval.Configure(cfg, now)
 	if err != nil {
 		return fmt.Errorf("configure environment rules: %w", err)
 	}
 	s.apply(ctx, out, nil)
-
-	assets, err := s.store.Assets(ctx)
-	if err != nil {
-		return fmt.Errorf("load assets: %w", err)
-	}
+	s.resumeTagAlerts()
 	par, err := s.store.PARLevels(ctx)
 	if err != nil {
 		return fmt.Errorf("load PAR levels: %w", err)
@@ -758,6 +762,61 @@ func (s *alertService) reload(ctx context.Context, site tracker.Site, profile fu
 		return fmt.Errorf("escalation policies: %w", err)
 	}
 	return nil
+}
+
+// tagsOf binds the site's tags to their assets for the tag battery rules.
+// A tag whose asset is not in the store (deleted since the site was
+// loaded) is left out, and so is one whose ID is also a Modbus channel's
+// sensor ID: the channel keeps its rules and the clash is logged.
+func (s *alertService) tagsOf(tags []wardwatch.Tag, assets []wardwatch.Asset, sensors []alerts.Sensor) []alerts.Tag {
+	names := make(map[int64]string, len(assets))
+	for _, a := range assets {
+		names[a.ID] = a.Name
+	}
+	taken := make(map[string]bool, len(sensors))
+	for _, se := range sensors {
+		taken[se.ID] = true
+	}
+	out := make([]alerts.Tag, 0, len(tags))
+	for _, t := range tags {
+		name, ok := names[t.AssetID]
+		switch {
+		case !ok:
+			s.logger.Debug("tag battery not watched: the tag's asset is gone", "tag", t.ID, "asset", t.AssetID)
+			continue
+		case taken[t.ID]:
+			s.logger.Warn("tag battery not watched: a Modbus channel has the same sensor ID", "tag", t.ID)
+			continue
+		}
+		taken[t.ID] = true
+		out = append(out, alerts.Tag{ID: t.ID, AssetID: t.AssetID, AssetName: name})
+	}
+	return out
+}
+
+// resumeTagAlerts hands the tag battery alerts that were active when
+// WardWatch last stopped to the tags of their assets, so that they clear on
+// a battery change rather than for want of fresh data (their rules need a
+// day of readings to confirm them, far longer than restoreGrace).
+func (s *alertService) resumeTagAlerts() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for key, id := range s.unconfirmed {
+		if key.Subject.Kind != alerts.SubjectAsset {
+			continue
+		}
+		a, ok := s.book.Get(id)
+		if !ok || !a.Active {
+			continue
+		}
+		since := a.ConditionSince
+		if since.IsZero() {
+			since = a.RaisedAt
+		}
+		if s.eval.ResumeTagAlert(key, since) {
+			delete(s.unconfirmed, key) // the evaluator follows it now
+		}
+	}
 }
 
 // seedLastSeen tells the asset rules where assets were last placed (after
