@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // The spool is a directory of segment files holding points accepted by the
@@ -70,13 +71,15 @@ type spool struct {
 	w        *os.File   // the last segment, for appending; guarded by wmu
 	rollNext bool       // start a new segment before the next append; guarded by wmu
 
-	mu        sync.Mutex // guards the fields below
-	segs      []segment  // oldest first; the last is w's
-	diskBytes int64      // sum of segs' sizes
-	pending   int64      // points after ack
-	ack       cursor     // where sending resumes
-	acked     chan struct{}
-	closed    bool
+	mu         sync.Mutex // guards the fields below
+	segs       []segment  // oldest first; the last is w's
+	diskBytes  int64      // sum of segs' sizes
+	pending    int64      // points after ack
+	ack        cursor     // where sending resumes
+	ackDirty   bool       // the ack file lags ack (see commit)
+	ackWritten time.Time  // when the ack file was last written
+	acked      chan struct{}
+	closed     bool
 
 	notify chan struct{} // signalled (without blocking) after each append
 
@@ -551,8 +554,20 @@ func (sp *spool) commit(b *batch) error {
 	close(sp.acked)
 	sp.acked = make(chan struct{})
 	sp.publishLocked()
+	// The ack file is rewritten at most every ackFileEvery while a backlog
+	// drains (each rewrite costs a file create and a rename between two
+	// requests), and at once when the spool is caught up or closed: after
+	// a crash a stale one only resends points InfluxDB already has.
+	if sp.pending > 0 && time.Since(sp.ackWritten) < ackFileEvery {
+		sp.ackDirty = true
+		return nil
+	}
 	return sp.writeAckLocked()
 }
+
+// ackFileEvery is the longest the ack file lags the sender while a backlog
+// drains.
+const ackFileEvery = 250 * time.Millisecond
 
 // gcLocked deletes the segments before the ack position, except the last.
 func (sp *spool) gcLocked() {
@@ -609,6 +624,7 @@ func (sp *spool) writeAckLocked() error {
 	if err := os.Rename(tmp, filepath.Join(sp.dir, "ack")); err != nil {
 		return fmt.Errorf("write spool ack: %w", err)
 	}
+	sp.ackWritten, sp.ackDirty = time.Now(), false
 	return nil
 }
 
@@ -624,8 +640,12 @@ func (sp *spool) close() error {
 	}
 	sp.closed = true
 	close(sp.acked)
+	var ackErr error
+	if sp.ackDirty {
+		ackErr = sp.writeAckLocked()
+	}
 	sp.mu.Unlock()
-	return sp.closeFiles()
+	return errors.Join(ackErr, sp.closeFiles())
 }
 
 func (sp *spool) closeFiles() error {

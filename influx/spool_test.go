@@ -398,3 +398,59 @@ func TestSegmentMax(t *testing.T) {
 		}
 	}
 }
+
+// TestSpoolAckFileLags: while a backlog drains the ack file is rewritten at
+// most every ackFileEvery; it is written at once when the spool is caught
+// up, and on close; a reopened spool resumes from it.
+func TestSpoolAckFileLags(t *testing.T) {
+	dir := t.TempDir()
+	sp := testSpool(t, dir, 1<<20)
+	appendLines(t, sp, lines(0, 21)) // three records of 7
+	readAck := func() string {
+		b, err := os.ReadFile(filepath.Join(dir, "ack"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	ackText := func() string { return fmt.Sprintf("%d %d\n", sp.ack.seg, sp.ack.off) }
+	var b batch
+	step := func() {
+		t.Helper()
+		if err := sp.next(&b, 7, maxBatchBytes); err != nil {
+			t.Fatal(err)
+		}
+		if err := sp.commit(&b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step() // the first commit writes (the file was never written)
+	first := readAck()
+	if first != ackText() {
+		t.Fatalf("ack file %q after the first batch, want %q", first, ackText())
+	}
+	step() // within ackFileEvery, with a backlog: the file lags
+	if got := readAck(); got != first || !sp.ackDirty {
+		t.Fatalf("ack file %q (dirty %v) after a second batch at once, want it still %q", got, sp.ackDirty, first)
+	}
+	step() // caught up: written
+	if got := readAck(); got != ackText() || sp.ackDirty {
+		t.Fatalf("ack file %q once caught up, want %q", got, ackText())
+	}
+
+	appendLines(t, sp, lines(21, 21))
+	step()
+	step() // two of three records sent at once: the file lags…
+	want := ackText()
+	if got := readAck(); got == want || !sp.ackDirty {
+		t.Fatalf("ack file %q (dirty %v) with a backlog, want it lagging %q", got, sp.ackDirty, want)
+	}
+	sp.close() // …until the spool closes
+	if got := readAck(); got != want {
+		t.Fatalf("ack file %q after close, want %q", got, want)
+	}
+	sp = testSpool(t, dir, 1<<20)
+	if pending, _ := sp.state(); pending != 7 {
+		t.Fatalf("reopened spool has %d points pending, want the last record's 7", pending)
+	}
+}
