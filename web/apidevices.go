@@ -188,20 +188,6 @@ func (s *apiServer) handleReader() http.Handler {
 	return apiGetByID(s, "RFID reader", s.findReader, readerOut)
 }
 
-// issueReaderToken gives reader id a new push token, as the page's
-// "new token" action, and returns it (shown once).
-func (s *apiServer) issueReaderToken(ctx context.Context, id int64) (string, error) {
-	token, err := auth.NewToken()
-	if err == nil {
-		err = s.cfg.Readers.SetRFIDReaderToken(ctx, id, auth.HashToken(token))
-	}
-	if err != nil {
-		return "", fmt.Errorf("issue push token of reader %d: %w", id, err)
-	}
-	s.audit.record(ctx, "token", "rfid_reader", id, nil, nil, "new push token issued")
-	return token, nil
-}
-
 const apiReaderTokenNote = "The push token is shown only in this answer."
 
 // handleSaveReader creates a reader (answering its push token once, as
@@ -235,7 +221,7 @@ func (s *apiServer) handleSaveReader() http.Handler {
 			}
 			s.audit.record(ctx, "create", "rfid_reader", rd.ID, nil, rd, "")
 			s.configChanged(ctx)
-			token, err := s.issueReaderToken(ctx, rd.ID)
+			token, err := rotateReaderToken(ctx, s.cfg.Readers, s.audit, rd.ID)
 			if err != nil {
 				s.fail(w, r, err)
 				return
@@ -294,7 +280,7 @@ func (s *apiServer) handleReaderToken() http.Handler {
 			s.fail(w, r, err)
 			return
 		}
-		token, err := s.issueReaderToken(ctx, rd.ID)
+		token, err := rotateReaderToken(ctx, s.cfg.Readers, s.audit, rd.ID)
 		if err != nil {
 			s.fail(w, r, err)
 			return

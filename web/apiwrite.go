@@ -193,16 +193,12 @@ func (s *apiServer) handleSaveGateway() http.Handler {
 				return
 			}
 			s.audit.record(ctx, "create", "gateway", g.ID, nil, g, "")
-			token, err := auth.NewToken()
-			if err == nil {
-				err = s.cfg.Layout.SetGatewayToken(ctx, g.ID, auth.HashToken(token))
-			}
+			token, err := rotateGatewayToken(ctx, s.cfg.Layout, s.audit, g.ID)
 			if err != nil {
-				s.fail(w, r, fmt.Errorf("issue push token of gateway %d: %w", g.ID, err))
+				s.fail(w, r, err)
 				return
 			}
 			g.TokenHash = auth.HashToken(token)
-			s.audit.record(ctx, "token", "gateway", g.ID, nil, nil, "new push token issued")
 			s.configChanged(ctx)
 			out := gatewayOut(g)
 			out.PushToken, out.PushTokenWarning = token, "The push token is shown only in this answer."

@@ -501,19 +501,30 @@ func (a *layoutAdmin) handleSaveGateway() http.Handler {
 	})
 }
 
+// rotateGatewayToken gives gateway id a new push token (the old one stops
+// working at once), audits it and returns it, to be shown once: the floor
+// editor's and the API's way.
+func rotateGatewayToken(ctx context.Context, layout LayoutStore, audit auditor, id int64) (string, error) {
+	token, err := auth.NewToken()
+	if err == nil {
+		err = layout.SetGatewayToken(ctx, id, auth.HashToken(token))
+	}
+	if err != nil {
+		return "", fmt.Errorf("issue push token of gateway %d: %w", id, err)
+	}
+	audit.record(ctx, "token", "gateway", id, nil, nil, "new push token issued")
+	return token, nil
+}
+
 // issueGatewayToken gives g a new push token and shows the editor with it
 // once.
 func (a *layoutAdmin) issueGatewayToken(w http.ResponseWriter, r *http.Request, g wardwatch.Gateway) {
 	ctx := r.Context()
-	token, err := auth.NewToken()
-	if err == nil {
-		err = a.layout.SetGatewayToken(ctx, g.ID, auth.HashToken(token))
-	}
+	token, err := rotateGatewayToken(ctx, a.layout, a.audit, g.ID)
 	if err != nil {
 		renderError(w, r, a.logger, err)
 		return
 	}
-	a.audit.record(ctx, "token", "gateway", g.ID, nil, nil, "new push token issued")
 	a.configChanged(ctx)
 	v, err := a.editView(ctx, g.FloorID)
 	if err != nil {

@@ -167,18 +167,29 @@ func (a *readerAdmin) handleSaveReader() http.Handler {
 	})
 }
 
+// rotateReaderToken gives reader id a new push token (the old one stops
+// working at once), audits it and returns it, to be shown once: the
+// readers page's and the API's way.
+func rotateReaderToken(ctx context.Context, readers ReaderStore, audit auditor, id int64) (string, error) {
+	token, err := auth.NewToken()
+	if err == nil {
+		err = readers.SetRFIDReaderToken(ctx, id, auth.HashToken(token))
+	}
+	if err != nil {
+		return "", fmt.Errorf("issue push token of reader %d: %w", id, err)
+	}
+	audit.record(ctx, "token", "rfid_reader", id, nil, nil, "new push token issued")
+	return token, nil
+}
+
 // issueToken gives reader rd a new push token and shows it once.
 func (a *readerAdmin) issueToken(w http.ResponseWriter, r *http.Request, rd wardwatch.RFIDReader) {
 	ctx := r.Context()
-	token, err := auth.NewToken()
-	if err == nil {
-		err = a.readers.SetRFIDReaderToken(ctx, rd.ID, auth.HashToken(token))
-	}
+	token, err := rotateReaderToken(ctx, a.readers, a.audit, rd.ID)
 	if err != nil {
 		renderError(w, r, a.logger, err)
 		return
 	}
-	a.audit.record(ctx, "token", "rfid_reader", rd.ID, nil, nil, "new push token issued")
 	v, err := a.view(ctx)
 	if err != nil {
 		renderError(w, r, a.logger, err)
