@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"os"
 	"time"
 
 	"github.com/wardwatch/wardwatch"
@@ -24,32 +22,19 @@ type radioSurvey struct {
 // formats (the files `wardwatch replay --survey-sightings --survey-truth`
 // reads), one second per survey point as replay does.
 func loadRadioSurvey(sightingsPath, truthPath string) (*radioSurvey, error) {
-	ss, err := readSurveyFile(sightingsPath, replay.ReadSightings)
+	ss, err := readInput(sightingsPath, replay.ReadSightings)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("radio-map survey: %w", err)
 	}
-	truth, err := readSurveyFile(truthPath, replay.ReadTruth)
+	truth, err := readInput(truthPath, replay.ReadTruth)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("radio-map survey: %w", err)
 	}
 	points := replay.SurveyFromSightings(ss, truth, time.Second)
 	if len(points) == 0 {
 		return nil, fmt.Errorf("radio-map survey: the sightings in %s and the path in %s do not overlap in time", sightingsPath, truthPath)
 	}
 	return &radioSurvey{points: points}, nil
-}
-
-func readSurveyFile[T any](path string, read func(io.Reader) ([]T, error)) ([]T, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("radio-map survey: %w", err)
-	}
-	defer f.Close()
-	rows, err := read(f)
-	if err != nil {
-		return nil, fmt.Errorf("radio-map survey %s: %w", path, err)
-	}
-	return rows, nil
 }
 
 // mapFor builds the radio map in site's IDs: survey floors are floor levels

@@ -160,7 +160,7 @@ func readInput[T any](path string, read func(io.Reader) (T, error)) (T, error) {
 	var zero T
 	f, err := os.Open(path)
 	if err != nil {
-		return zero, fmt.Errorf("replay: %w", err)
+		return zero, err // names the path
 	}
 	defer f.Close()
 	v, err := read(f)
