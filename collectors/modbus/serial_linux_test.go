@@ -90,7 +90,11 @@ func TestSerialRTU(t *testing.T) {
 			devices = append(devices, sd)
 		}
 	}
-	srv, err := modbussim.Start(context.Background(), "127.0.0.1:0", devices, 3, nil)
+	// The simulator's clock stands still at a moment when the fridge is in
+	// range (its simulated door openings and excursions follow the wall
+	// clock otherwise): the values are repeatable.
+	still := time.Date(2026, 3, 1, 12, 0, 10, 0, time.UTC)
+	srv, err := modbussim.Start(context.Background(), "127.0.0.1:0", devices, 3, func() time.Time { return still })
 	if err != nil {
 		t.Fatal(err)
 	}
