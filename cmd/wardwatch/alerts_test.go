@@ -300,6 +300,11 @@ type fridgeRig struct {
 	stop    context.CancelFunc
 }
 
+// simStill is the fridge simulator's clock: it stands still at a moment
+// with no simulated door opening or excursion (they follow the wall clock
+// otherwise), so the fridge holds its setpoint whenever the test runs.
+func simStill() time.Time { return time.Date(2026, 3, 1, 12, 0, 10, 0, time.UTC) }
+
 // startFreezingFridge adds a vaccine fridge unit and its controller (at
 // -2 °C, so the freezing rule raises at once) to the running service. The
 // unit's rules are the profile's, edited so that a recovery clears at once
@@ -309,7 +314,7 @@ func startFreezingFridge(t *testing.T, admin *adminSession) *fridgeRig {
 	ctx := context.Background()
 	r := &fridgeRig{devices: []modbussim.SimDevice{{UnitID: 1, Name: "freezing fridge", Kind: modbussim.KindVaccineFridge, Setpoint: -2}}}
 	srvCtx, stop := context.WithCancel(ctx)
-	srv, err := modbussim.Start(srvCtx, "127.0.0.1:0", r.devices, 1, nil)
+	srv, err := modbussim.Start(srvCtx, "127.0.0.1:0", r.devices, 1, simStill)
 	if err != nil {
 		stop()
 		t.Fatal(err)
@@ -346,7 +351,7 @@ func (r *fridgeRig) recover(t *testing.T) {
 	r.srv.Close()
 	r.devices[0].Setpoint = 5
 	ctx, stop := context.WithCancel(context.Background())
-	srv, err := modbussim.Start(ctx, r.addr, r.devices, 2, nil)
+	srv, err := modbussim.Start(ctx, r.addr, r.devices, 2, simStill)
 	if err != nil {
 		stop()
 		t.Fatalf("restart the simulator on %s: %v", r.addr, err)
