@@ -50,11 +50,12 @@ const (
 // because zero selects the default.
 type Config struct {
 	Window          time.Duration // per-link RSSI window: only sightings newer than now-Window count
-	FirstFix        time.Duration // a tag first heard gets its first position once it has been heard for this long; negative: at once
+	FirstFix        time.Duration // a tag first heard gets its first position once it has been heard for this long (at most Window), from every sample since; negative: at once
 	MotionWindow    time.Duration // the shorter window of the fix that tells whether the tag moves, and follows it when it does
 	MaxGateways     int           // use the k strongest links on the chosen floor
 	MinDwell        time.Duration // a new zone must hold this long before a ZoneChange is emitted; negative: none
 	StationaryDwell time.Duration // …or this long for a settled tag (parked near one spot, see zone.go); negative: MinDwell
+	CorridorDwell   time.Duration // …or, from a corridor into another zone, this long if shorter than MinDwell (a corridor is walked through); negative: MinDwell
 	ZoneMargin      float64       // metres: to leave the current zone the position must be this far outside it; negative: none
 	FloorHysteresis float64       // dB: another floor must beat the current one by this much in mean RSSI of its best links; negative: none
 	DefaultRSSIAt1m float64       // dBm, used when neither gateway nor tag provides one
@@ -110,10 +111,11 @@ func DefaultConfig() Config {
 	return Config{
 		Window:          4 * time.Second,
 		MotionWindow:    2 * time.Second,
-		FirstFix:        time.Second,
+		FirstFix:        4 * time.Second,
 		MaxGateways:     8,
 		MinDwell:        2 * time.Second,
 		StationaryDwell: 15 * time.Second,
+		CorridorDwell:   time.Second,
 		ZoneMargin:      0.3,
 		FloorHysteresis: 4,
 		DefaultRSSIAt1m: -59,
@@ -175,6 +177,7 @@ func (c Config) withDefaults() Config {
 	}
 	durNone(&c.MinDwell, d.MinDwell)
 	durNone(&c.StationaryDwell, d.StationaryDwell)
+	durNone(&c.CorridorDwell, d.CorridorDwell)
 	c.ZoneMargin = orNone(c.ZoneMargin, d.ZoneMargin)
 	c.FloorHysteresis = orNone(c.FloorHysteresis, d.FloorHysteresis)
 	if c.DefaultRSSIAt1m == 0 || !finite(c.DefaultRSSIAt1m) {
@@ -726,7 +729,15 @@ type measurement struct {
 // has no zone yet; anchor is the zone a room anchor decides (0: none).
 func (e *Engine) locate(ts *tagState, nowNs int64) (p wardwatch.Position, anchor int64, ok bool) {
 	nowMs := nowNs / int64(time.Millisecond)
-	long := e.gather(ts, ts.rel(nowMs-e.cfg.Window.Milliseconds()), e.fixes[:0])
+	cut := ts.rel(nowMs - e.cfg.Window.Milliseconds())
+	if !ts.fixed && nowMs-ts.base <= (e.cfg.Window+e.cfg.FirstFix).Milliseconds() {
+		// A first fix, which waited FirstFix (up to Window) and up to an
+		// Update's step more, takes every sample since the tag was first
+		// heard: one heard once is still placed (but not from a sample
+		// that arrived long after it was taken).
+		cut = min(cut, -1)
+	}
+	long := e.gather(ts, cut, e.fixes[:0])
 	e.fixes = long
 	if len(long) == 0 {
 		return wardwatch.Position{}, 0, false
@@ -805,10 +816,18 @@ func (e *Engine) locate(ts *tagState, nowNs int64) (p wardwatch.Position, anchor
 	parked = !e.detectMotion(ts, nowMs, displaced)
 
 	ts.kf.parked = parked
+	if ts.motion.arrived {
+		// The end of a confirmed walk: the still model restarts from
+		// where the filter has the tag (imm.arrive).
+		ts.motion.arrived = false
+		if sameTrack {
+			ts.kf.arrive()
+		}
+	}
 	if sameTrack {
 		e.filter(ts, still, walk)
 	} else {
-		ts.kf.reset(still, walk)
+		ts.kf.start(still, walk)
 		ts.kfOn = true
 		ts.outlierSet = false
 	}

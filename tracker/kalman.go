@@ -172,6 +172,10 @@ type imm struct {
 	// burst that makes the walking model look likely for a few seconds
 	// no longer drags it metres off the spot.
 	parked bool
+
+	// youngUntil (unix ms) ends the still model's first minute on a new
+	// track, during which it drifts by youngDrift rather than stillDrift.
+	youngUntil float64
 }
 
 // Models of the imm.
@@ -184,11 +188,50 @@ const (
 // position drift.
 const stillDrift = 1e-4
 
+// For youngTime after a track starts the still model drifts by youngDrift
+// instead: a track's first fixes, made from one or two readings per link,
+// can be metres off, and a still model that averaged them with the weight
+// of minutes would take minutes to leave them behind (a tag parked near a
+// wall then crosses it late, once its room has been announced). 0.03 m²/s
+// forgets the first fixes within about half a minute.
+const (
+	youngDrift = 0.03
+	youngTime  = 60 * time.Second
+)
+
 // Mean time a tag stays in one model, for the switching probabilities.
 const (
 	stillStay   = 1000.0 // seconds
 	walkingStay = 20.0   // seconds
 )
+
+// start begins a new track: reset, and the still model's first minute
+// (youngTime).
+func (f *imm) start(still, walk measurement) {
+	f.reset(still, walk)
+	f.youngUntil = still.t + float64(youngTime.Milliseconds())
+}
+
+// arrivalSpread is the variance (m², each axis) added to the filter's
+// combined estimate when the still model restarts from it at the end of a
+// walk: the filter follows a walker with a lag and finds the stop seconds
+// late, so where the tag stopped is known to about a metre less well than
+// its covariance says.
+const arrivalSpread = 1.0
+
+// arrive restarts the still model, at the end of a walk, from the combined
+// estimate with arrivalSpread added: during the walk the still model was
+// mixed with the walking model and kept the confidence the mixing gave it,
+// so that, left alone, it would hold a walker that stopped near a wall on
+// the wrong side of it for minutes.
+func (f *imm) arrive() {
+	c := f.state()
+	c.holdStill()
+	c.p[0][0] += arrivalSpread
+	c.p[1][1] += arrivalSpread
+	c.t = f.models[modelStill].t
+	f.models[modelStill] = c
+}
 
 // reset starts the still model at the still measurement and the walking
 // model at the walking one, at rest, and the tag as most likely still.
@@ -207,16 +250,17 @@ func (k *kalman) holdStill() {
 	}
 }
 
-// predictStill moves a still model to time t: the position drifts.
-func (k *kalman) predictStill(t float64) {
+// predictStill moves a still model to time t: the position drifts by
+// drift m²/s.
+func (k *kalman) predictStill(t, drift float64) {
 	dt := (t - k.t) / 1000
 	if !(dt > 0) {
 		return
 	}
 	k.t = t
 	k.holdStill()
-	k.p[0][0] += stillDrift * dt
-	k.p[1][1] += stillDrift * dt
+	k.p[0][0] += drift * dt
+	k.p[1][1] += drift * dt
 }
 
 // combine is the estimate of the models' states a (still) and b
@@ -316,7 +360,11 @@ func (f *imm) step(still, walk measurement, q, gate float64) {
 			}
 		}
 	}
-	mixed[modelStill].predictStill(still.t)
+	drift := stillDrift
+	if still.t < f.youngUntil {
+		drift = youngDrift
+	}
+	mixed[modelStill].predictStill(still.t, drift)
 	mixed[modelWalking].predict(walk.t, q)
 
 	var like [2]float64

@@ -193,3 +193,57 @@ func TestFilterSpeedLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestIMMYoungStillModel: on a new track the still model leaves its first
+// fixes behind within youngTime; once the track is older it averages with
+// the weight of minutes.
+func TestIMMYoungStillModel(t *testing.T) {
+	r := cov2{xx: 1, yy: 1}
+	first := measurement{t: 0, z: wardwatch.Point{X: 10, Y: 5}, r: r}
+	// The first fix is 3 m off; the tag is at (7, 5) and parked.
+	run := func(young bool) float64 {
+		var f imm
+		f.start(first, first)
+		if !young {
+			f.youngUntil = 0
+		}
+		f.parked = true
+		for i := 1; i <= 30; i++ {
+			m := measurement{t: float64(i * 1000), z: wardwatch.Point{X: 7, Y: 5}, r: r.scale(4)}
+			f.step(m, m, 0.3, 9.21)
+		}
+		return math.Abs(f.models[modelStill].x[0] - 7)
+	}
+	youngErr, oldErr := run(true), run(false)
+	if !(youngErr < 0.5) {
+		t.Errorf("young still model %.2f m off after 30 s, want < 0.5 m", youngErr)
+	}
+	if !(oldErr > 2*youngErr) {
+		t.Errorf("without the young drift the still model is %.2f m off (young %.2f m): the first minute changes nothing", oldErr, youngErr)
+	}
+	var f imm
+	f.start(first, first)
+	if want := float64(youngTime.Milliseconds()); f.youngUntil != want {
+		t.Errorf("youngUntil %v, want %v", f.youngUntil, want)
+	}
+}
+
+// TestIMMArrive: the still model restarts from the combined estimate, its
+// covariance widened by arrivalSpread, at rest.
+func TestIMMArrive(t *testing.T) {
+	var f imm
+	still := measurement{t: 0, z: wardwatch.Point{X: 2, Y: 2}, r: cov2{xx: 0.1, yy: 0.1}}
+	walk := measurement{t: 0, z: wardwatch.Point{X: 6, Y: 2}, r: cov2{xx: 0.5, yy: 0.5}}
+	f.reset(still, walk)
+	f.mu = [2]float64{0.5, 0.5}
+	f.models[modelWalking].x[2] = 1
+	c := f.state()
+	f.arrive()
+	s := f.models[modelStill]
+	if !near1(s.x[0], c.x[0]) || !near1(s.x[1], c.x[1]) || s.x[2] != 0 || s.x[3] != 0 {
+		t.Errorf("still model %v after arrive, want at the combined estimate (%.2f, %.2f), at rest", s.x, c.x[0], c.x[1])
+	}
+	if !near1(s.p[0][0], c.p[0][0]+arrivalSpread) || !near1(s.p[1][1], c.p[1][1]+arrivalSpread) {
+		t.Errorf("still covariance %v, want the combined one (%v, %v) plus %v", s.posCov(), c.p[0][0], c.p[1][1], arrivalSpread)
+	}
+}

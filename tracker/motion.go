@@ -94,6 +94,7 @@ type motion struct {
 	quietSince int64   // unix ms since which the trend has been quiet (moving); 0: not quiet
 	since      int64   // unix ms of the latest stop (0: parked since first heard)
 	parkedAt   int64   // unix ms since which the tag has been parked (first heard, or the latest stop)
+	arrived    bool    // parked just now at the end of a confirmed walk (cleared by the filter, which restarts its still model)
 }
 
 // detectMotion runs ts's motion detector at nowMs (unix ms), displaced
@@ -235,6 +236,7 @@ func (e *Engine) detectMotion(ts *tagState, nowMs int64, displaced bool) bool {
 	case m.quietSince == 0:
 		m.quietSince = nowMs
 	case nowMs-m.quietSince >= motionStopQuiet.Milliseconds():
+		m.arrived = m.confirmed
 		m.moving, m.confirmed, m.confirming, m.cusum = false, false, false, 0
 		m.since, m.parkedAt = nowMs, nowMs
 		e.resetReferences(ts, longCut)

@@ -237,7 +237,7 @@ func ExampleEngine() {
 	}
 	e := New(Config{}, site)
 	var out Output
-	for _, sec := range []float64{0, 0.5, 1} { // a first fix waits for FirstFix (1 s) of sightings
+	for sec := 0.0; sec <= 4; sec += 0.5 { // a first fix waits for FirstFix (4 s) of sightings
 		for _, g := range site.Gateways {
 			e.Observe(wardwatch.Sighting{Time: at(sec), GatewayID: g.ID, TagID: "pump-1", RSSI: modelRSSI(g, wardwatch.Point{X: 10, Y: 5})})
 		}

@@ -259,6 +259,16 @@ func TestFirstFix(t *testing.T) {
 	if out := e.Update(at(1.5)); len(out.Positions) != 0 {
 		t.Errorf("placed again without a sighting: %+v", out.Positions)
 	}
+	// A wait as long as the window: a tag heard once is still placed, from
+	// that sample.
+	e = New(Config{FirstFix: 4 * time.Second, Window: 4 * time.Second}, site)
+	hearAt(t, e, site, "t", wardwatch.Point{X: 5, Y: 5}, 0, nil)
+	if out := e.Update(at(3.5)); len(out.Positions) != 0 {
+		t.Fatalf("position before FirstFix: %+v", out.Positions)
+	}
+	if p := onePosition(t, e.Update(at(4.2)), "t"); !p.Time.Equal(at(0)) {
+		t.Errorf("first position after a 4 s wait %+v, want from the sample at 0 s", p)
+	}
 	// Sightings from the future skip the wait rather than wait forever.
 	e = New(Config{FirstFix: time.Second}, site)
 	hearAt(t, e, site, "t", wardwatch.Point{X: 5, Y: 5}, 100, nil)

@@ -182,8 +182,8 @@ func (e *Engine) observedZone(cur *zoneInfo, floorID int64, p wardwatch.Point) i
 // The first fix of a tag (or the first after a zone it was in was deleted)
 // takes its zone at once. Afterwards a different zone becomes a candidate
 // and must hold for MinDwell, measured on fix times, before the tag moves
-// there; a fix back in the current zone cancels the candidate. A settled
-// tag (see settled) must hold it for StationaryDwell instead: a parked
+// there (CorridorDwell, when shorter, out of a corridor); a fix back in the
+// current zone cancels the candidate. A settled tag (see settled) must hold it for StationaryDwell instead: a parked
 // pump has no reason to change rooms, and its position wandering across a
 // wall is noise. A tag that is not settled and moves on from a corridor
 // candidate to another zone keeps the candidate's clock (a walker may
@@ -227,13 +227,26 @@ func (e *Engine) decideZone(ts *tagState, pos *wardwatch.Position, anchor int64)
 		// walker that just stopped gets the short dwell for settleTime, as
 		// it may still be near a door.
 		settled = true
-	} else if m.set && m.moving && m.confirmed {
+	} else if m.set && m.moving && m.confirming {
+		// A start is being checked against the spot's references and may
+		// yet be taken back as a fade: the tag, found parked for at least
+		// motionRefMature before it, stays settled meanwhile, whatever
+		// its position does (the still model, mixed with the walking
+		// model again from the start, can be thrown metres by the burst
+		// that caused it).
+		settled = true
+	} else if m.set && m.moving && m.confirmed && (!ts.settleSet || floorplan.Distance(pos.At, ts.settle) > walkAway) {
 		// The detector has confirmed a walk (links grown stronger than at
-		// the spot, not only faded): the tag has left its spot, whatever
-		// the position judge, which watches a still model that stayed
-		// pinned at the spot until the walk was found (imm.parked) and
-		// would keep the tag settled for seconds more. A walker leaving
-		// its room then changes room after MinDwell, not StationaryDwell.
+		// the spot, not only faded) and the position has left the spot:
+		// the tag has moved, whatever the position judge, which watches a
+		// still model that stayed pinned at the spot until the walk was
+		// found (imm.parked) and would keep the tag settled for seconds
+		// more. A walker leaving its room then changes room after
+		// MinDwell, not StationaryDwell. While the position stays within
+		// walkAway of the spot, the position judge decides: a confirmed
+		// start can still be noise (a deep fade of the nearest link while
+		// others read high looks like a step away), and a tag parked near
+		// a wall must not cross it on that alone.
 		settled = false
 	}
 
@@ -262,6 +275,11 @@ func (e *Engine) decideZone(ts *tagState, pos *wardwatch.Position, anchor int64)
 			ts.cand, ts.candSince, ts.candSet = obs, t, true
 		}
 		dwell := e.cfg.MinDwell
+		if e.cfg.CorridorDwell > 0 && e.passage(ts.zoneID) {
+			// Out of a corridor: walkers go through corridors, and the
+			// filter's lag already holds a walker back as it enters a room.
+			dwell = min(dwell, e.cfg.CorridorDwell)
+		}
 		if settled {
 			dwell = max(dwell, e.cfg.StationaryDwell)
 		}
@@ -348,6 +366,13 @@ const (
 	settleLeave  = 8 * time.Second
 	settleFar    = 6.0
 )
+
+// walkAway is how far (metres) the position of a tag whose walk the motion
+// detector has confirmed must be from its settle point before the walk
+// releases it from StationaryDwell: beyond settleRadius, which a burst
+// often throws a parked tag's position past, and what a walker covers in
+// under 3 s.
+const walkAway = 3.0
 
 // settleAverage is how many fixes the settle point averages.
 const settleAverage = 30

@@ -286,3 +286,68 @@ func TestCorridorPassage(t *testing.T) {
 		})
 	}
 }
+
+// TestCorridorDwell: out of a corridor a tag changes zone after
+// CorridorDwell (when shorter than MinDwell); into one, after MinDwell.
+func TestCorridorDwell(t *testing.T) {
+	site := Site{
+		Floors: []wardwatch.Floor{{ID: 1, Width: 22, Height: 10}},
+		Zones: []wardwatch.Zone{
+			{ID: 101, FloorID: 1, Name: "A", Kind: wardwatch.ZoneRoom, Polygon: floorplan.Rectangle(0, 0, 10, 10)},
+			{ID: 102, FloorID: 1, Name: "B", Kind: wardwatch.ZoneRoom, Polygon: floorplan.Rectangle(12, 0, 10, 10)},
+			{ID: 103, FloorID: 1, Name: "C", Kind: wardwatch.ZoneCorridor, Polygon: floorplan.Rectangle(10, 0, 2, 10)},
+		},
+		Gateways: []wardwatch.Gateway{gw('A', 1, 5, 5), gw('B', 1, 17, 5), gw('C', 1, 11, 5)},
+		Tags:     []wardwatch.Tag{{ID: "t", AssetID: 9}},
+	}
+	for _, tc := range []struct {
+		name, path string
+		cfg        Config
+		zones      string
+	}{
+		{"out of the corridor: CorridorDwell (1 s)", "CCCCBBBB", Config{StationaryDwell: -1}, "?????BBB"},
+		{"CorridorDwell off: MinDwell (2 s)", "CCCCBBBB", Config{StationaryDwell: -1, CorridorDwell: -1}, "??????BB"},
+		{"CorridorDwell longer than MinDwell: MinDwell", "CCCCBBBB", Config{StationaryDwell: -1, CorridorDwell: 5 * time.Second}, "??????BB"},
+		{"into the corridor: MinDwell", "AAAACCCC", Config{StationaryDwell: -1}, "AAAAAA??"},
+	} {
+		e := newEngine(tc.cfg, site)
+		if _, zones := zoneWalk(t, e, "t", 0, tc.path, wardwatch.StateMoving); zones != tc.zones {
+			t.Errorf("%s: path %s gave zones %s, want %s", tc.name, tc.path, zones, tc.zones)
+		}
+	}
+}
+
+// TestWalkReleasesParkedTag: the motion detector's verdicts on a parked
+// tag's start. S is a spot in A 0.8 m from B; X is 1 m across the wall,
+// in B (1.8 m from S); B is 5.8 m from S; Y, in B, 7.8 m.
+func TestWalkReleasesParkedTag(t *testing.T) {
+	site := zoneSite()
+	site.Gateways = append(site.Gateways, gw('S', 1, 9.2, 5), gw('X', 1, 11, 5), gw('Y', 1, 17, 5))
+	for _, tc := range []struct {
+		name  string
+		state motion
+		after string
+		want  []change
+	}{
+		// A confirmed walk whose position is beyond walkAway: MinDwell.
+		{"confirmed, away", motion{set: true, moving: true, confirmed: true}, "BBBBB", []change{{0, 101, 0}, {101, 102, 40}}},
+		// Confirmed, but the position stays within walkAway of the spot
+		// (across the wall 1.8 m away): the position judge keeps the tag
+		// settled, and 10 s across the wall is no move.
+		{"confirmed, near the spot", motion{set: true, moving: true, confirmed: true}, "XXXXXXXXXXSS", []change{{0, 101, 0}}},
+		// A start still being checked holds the tag settled, even where
+		// the position judge alone would let it go (beyond settleFar).
+		{"being checked", motion{set: true, moving: true, confirming: true}, "YYYYYYSSS", []change{{0, 101, 0}}},
+		// The same excursion with no verdict from the detector: the
+		// position judge alone lets it go at once.
+		{"no detector", motion{}, "YYYYYYSSS", []change{{0, 101, 0}, {101, 102, 40}, {102, 101, 46}}},
+	} {
+		e := newEngine(Config{}, site)
+		zcs, _ := zoneWalk(t, e, "t", 0, strings.Repeat("S", 40), wardwatch.StateStationary)
+		e.tags["t"].motion = tc.state
+		more, _ := zoneWalk(t, e, "t", 40, tc.after, wardwatch.StateStationary)
+		if got := changesOf(append(zcs, more...)); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("%s: changes %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
