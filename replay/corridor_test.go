@@ -33,6 +33,37 @@ func TestCorridorAccuracy(t *testing.T) {
 	}
 }
 
+// TestCorridorTargetsSeeds2to8 asserts the same targets on seven more
+// seeds of the ward (every tag's trajectory, every advertisement's noise
+// drawn anew), so that TestCorridorAccuracy's seed is not a lucky one. Each
+// seed is an hour of a simulated ward: about 5 s of CPU.
+func TestCorridorTargetsSeeds2to8(t *testing.T) {
+	if testing.Short() {
+		t.Skip("hours of a simulated ward; run without -short")
+	}
+	for seed := uint64(2); seed <= 8; seed++ {
+		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
+			t.Parallel()
+			ds := HospitalCorridor(Corridor{Seed: seed})
+			sum, err := Run(Options{Gateways: ds.Gateways, Sightings: ds.Sightings, Zones: ds.Zones, Truth: ds.Truth})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := sum.Overall
+			worst := TagSummary{}
+			for _, ts := range sum.Tags {
+				if strings.HasPrefix(ts.TagID, "static-") && ts.ZoneChanges >= worst.ZoneChanges {
+					worst = ts
+				}
+			}
+			t.Logf("median %.2f m, p90 %.2f m, room %.2f %%, worst stationary tag %s: %d room changes", a.Median, a.P90, 100*a.RoomCorrect, worst.TagID, worst.ZoneChanges)
+			if a.Median > 1.0 || a.P90 > 2.0 || a.RoomCorrect < 0.97 || worst.ZoneChanges > 1 {
+				t.Errorf("misses a target: want median ≤ 1.0 m, p90 ≤ 2.0 m, room ≥ 97 %%, every stationary tag ≤ 1 room change in the hour")
+			}
+		})
+	}
+}
+
 // TestCorridorHarder reports (and does not assert) the same ward with a
 // harsher channel than the issue's: a static shadowing field of σ 3 dB per
 // gateway, which no averaging removes, and 3 dB lost per room wall, which
@@ -123,8 +154,10 @@ func logAccuracy(t *testing.T, name string, a Accuracy, rooms bool) {
 //	WARDWATCH_ACCURACY_SEEDS=8 go test -run TestCorridorSeeds -v -timeout 40m ./replay/
 //	WARDWATCH_ACCURACY_SEED=4 go test -run TestCorridorSeeds -v ./replay/     # one seed (or a list: 3,4,6)
 //
-// It reports and does not assert: not every seed meets the targets yet
-// (docs/ACCURACY.md).
+// It reports and does not assert (TestCorridorAccuracy and
+// TestCorridorTargetsSeeds2to8 assert seeds 1–8): of seeds 1–32, 27 meet
+// every target and 5 have one stationary tag that changes room two or
+// three times in the hour (docs/ACCURACY.md).
 func TestCorridorSeeds(t *testing.T) {
 	seeds, err := accuracySeeds(os.Getenv("WARDWATCH_ACCURACY_SEEDS"), os.Getenv("WARDWATCH_ACCURACY_SEED"))
 	if err != nil {
