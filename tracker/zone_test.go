@@ -252,8 +252,10 @@ func TestPullInto(t *testing.T) {
 // MinDwell's worth of walking, from room A into room B, changes room once,
 // MinDwell after it left A, and the change is dated when it left; a fix
 // out in a room, though, does not carry a corridor candidate's clock.
-func TestCorridorPassage(t *testing.T) {
-	site := Site{
+// corridorSite has two rooms, A and B, either side of a 2 m corridor C,
+// with a gateway in the middle of each.
+func corridorSite() Site {
+	return Site{
 		Floors: []wardwatch.Floor{{ID: 1, Width: 22, Height: 10}},
 		Zones: []wardwatch.Zone{
 			{ID: 101, FloorID: 1, Name: "A", Kind: wardwatch.ZoneRoom, Polygon: floorplan.Rectangle(0, 0, 10, 10)},
@@ -263,6 +265,10 @@ func TestCorridorPassage(t *testing.T) {
 		Gateways: []wardwatch.Gateway{gw('A', 1, 5, 5), gw('B', 1, 17, 5), gw('C', 1, 11, 5)},
 		Tags:     []wardwatch.Tag{{ID: "t", AssetID: 9}, {ID: "u", AssetID: 10}},
 	}
+}
+
+func TestCorridorPassage(t *testing.T) {
+	site := corridorSite()
 	for _, tc := range []struct {
 		name, path string
 		corridor   bool
@@ -290,16 +296,7 @@ func TestCorridorPassage(t *testing.T) {
 // TestCorridorDwell: out of a corridor a tag changes zone after
 // CorridorDwell (when shorter than MinDwell); into one, after MinDwell.
 func TestCorridorDwell(t *testing.T) {
-	site := Site{
-		Floors: []wardwatch.Floor{{ID: 1, Width: 22, Height: 10}},
-		Zones: []wardwatch.Zone{
-			{ID: 101, FloorID: 1, Name: "A", Kind: wardwatch.ZoneRoom, Polygon: floorplan.Rectangle(0, 0, 10, 10)},
-			{ID: 102, FloorID: 1, Name: "B", Kind: wardwatch.ZoneRoom, Polygon: floorplan.Rectangle(12, 0, 10, 10)},
-			{ID: 103, FloorID: 1, Name: "C", Kind: wardwatch.ZoneCorridor, Polygon: floorplan.Rectangle(10, 0, 2, 10)},
-		},
-		Gateways: []wardwatch.Gateway{gw('A', 1, 5, 5), gw('B', 1, 17, 5), gw('C', 1, 11, 5)},
-		Tags:     []wardwatch.Tag{{ID: "t", AssetID: 9}},
-	}
+	site := corridorSite()
 	for _, tc := range []struct {
 		name, path string
 		cfg        Config
