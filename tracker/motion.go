@@ -43,9 +43,12 @@ import (
 // references intact. A start within motionRefMature of the tag being
 // parked is not checked (its references, learnt from a sample or two, can
 // tell neither): it is neither confirmed nor taken back, as before this
-// check existed. Only a confirmed walk makes zone.go drop the long
-// dwell of a parked tag, so that a walker leaving a room changes room
-// after MinDwell without a parked tag's false start doing the same.
+// check existed. Only a confirmed walk, once the position is walkAway from
+// the spot, makes zone.go drop the long dwell of a parked tag, so that a
+// walker leaving a room changes room after MinDwell without a parked tag's
+// false start doing the same; a start being checked keeps the tag settled.
+// At the end of a confirmed walk, arrived asks the filter to restart its
+// still model (imm.arrive).
 //
 // A moving tag: the same test compares each link's last MotionWindow with
 // the MotionWindow before it (a trend test over two windows, which needs

@@ -183,9 +183,9 @@ func (e *Engine) observedZone(cur *zoneInfo, floorID int64, p wardwatch.Point) i
 // takes its zone at once. Afterwards a different zone becomes a candidate
 // and must hold for MinDwell, measured on fix times, before the tag moves
 // there (CorridorDwell, when shorter, out of a corridor); a fix back in the
-// current zone cancels the candidate. A settled tag (see settled) must hold it for StationaryDwell instead: a parked
-// pump has no reason to change rooms, and its position wandering across a
-// wall is noise. A tag that is not settled and moves on from a corridor
+// current zone cancels the candidate. A settled tag (see settled) must hold
+// it for StationaryDwell instead: a parked pump has no reason to change
+// rooms, and its position wandering across a wall is noise. A tag that is not settled and moves on from a corridor
 // candidate to another zone keeps the candidate's clock (a walker may
 // cross a corridor in less than MinDwell). The change's Time is when the
 // candidate was first seen, the moment the tag entered (or, through a
