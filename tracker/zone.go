@@ -185,9 +185,10 @@ func (e *Engine) observedZone(cur *zoneInfo, floorID int64, p wardwatch.Point) i
 // there (CorridorDwell, when shorter, out of a corridor); a fix back in the
 // current zone cancels the candidate. A settled tag (see settled) must hold
 // it for StationaryDwell instead: a parked pump has no reason to change
-// rooms, and its position wandering across a wall is noise. A tag that is not settled and moves on from a corridor
-// candidate to another zone keeps the candidate's clock (a walker may
-// cross a corridor in less than MinDwell). The change's Time is when the
+// rooms, and its position wandering across a wall is noise. A tag that is
+// not settled and moves on from a corridor candidate to another zone keeps
+// the candidate's clock (a walker may cross a corridor in less than
+// MinDwell). The change's Time is when the
 // candidate was first seen, the moment the tag entered (or, through a
 // corridor, left its zone).
 func (e *Engine) decideZone(ts *tagState, pos *wardwatch.Position, anchor int64) (wardwatch.ZoneChange, bool) {
